@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim.h - the sim backend's entry point (for host/backends/registry.c), its defaults, and the
+ * debug/test hooks the unit tests use. Private to host/backends and tests/unit/host: the core
+ * reaches the sim only through viova_backend_create("sim", ...) and the ops table.
+ *
+ * docs/sim.md describes what the sim models.
+ */
+#ifndef VIOVA_SIM_H
+#define VIOVA_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "viova/backend.h"
+
+/*
+ * Defaults (struct viova_backend_config fields left 0). The window starts at 4 GiB like msm's
+ * per-process address spaces (the low 4 GiB belong to the kernel's global mappings) and ends at
+ * 2^44, so guest allocators exercise addresses well above 32 bits. The kernel-reserved region is
+ * the window's top 16 MiB: a HIGH_TO_LOW guest allocator meets it first.
+ */
+#define SIM_DEFAULT_VA_START 0x100000000ull
+#define SIM_DEFAULT_VA_SIZE 0xfff00000000ull
+#define SIM_DEFAULT_RESERVED_SIZE (16ull << 20)
+#define SIM_DEFAULT_MAX_BYTES (512ull << 20) /* buffer memory per backend instance */
+
+#define SIM_PAGE_SIZE 4096u
+#define SIM_MIN_ALIGNMENT 4096u
+/* Longest WAIT_FENCE block the capset advertises (the core caps guest timeouts with it). */
+#define SIM_MAX_WAIT_NS 100000000ull
+/* Job records per submit, and bytes of job records queued per instance (-EAGAIN beyond). */
+#define SIM_MAX_JOB_WORDS 65536u
+#define SIM_MAX_QUEUED_BYTES (64ull << 20)
+/* Context parameters a clone takes when VIOVA_CLONE_FLAGS is not given (i915's defaults). */
+#define SIM_DEFAULT_PARAMS (VIOVA_CTX_BANNABLE | VIOVA_CTX_RECOVERABLE)
+
+/* capset identification */
+#define SIM_DRIVER_MAJOR 1
+#define SIM_DRIVER_MINOR 0
+#define SIM_DRIVER_PATCH 0
+#define SIM_GPU_ID 0x51u		/* "Q": not a real Adreno/Intel id */
+#define SIM_CHIP_ID 0x5649564f53494dull /* "VIOVSIM" */
+
+/*
+ * Create a sim backend instance (what viova_backend_create("sim", ...) calls).
+ * config may be NULL (all defaults); each 0 field takes its default. Returns 0, -EINVAL for a
+ * window or reserved region that is not page aligned, empty, wrapping, or (reserved) not inside
+ * the window, -ENOMEM.
+ */
+int sim_backend_create(const struct viova_backend_config *config,
+		       const struct viova_backend_events *events, void *cookie,
+		       struct viova_backend **out);
+
+/* ---- debug / test hooks ---------------------------------------------------------------- */
+
+/* Live objects and work counters of one instance (all zero/idle after a clean teardown). */
+struct sim_debug_stats {
+	uint32_t vms;
+	uint32_t ctxs;
+	uint32_t bos; /* including closed ones still held by a job */
+	uint32_t timelines;
+	uint32_t jobs_queued; /* queued or running */
+	uint64_t bytes;	      /* buffer memory in use */
+	uint64_t jobs_run;
+	uint64_t jobs_faulted;
+	uint64_t jobs_skipped;	 /* not run: the context was banned */
+	uint64_t jobs_cancelled; /* removed or stopped by ctx_destroy / destroy */
+	bool worker_started;
+};
+
+void sim_debug_stats(struct viova_backend *be, struct sim_debug_stats *st);
+
+/*
+ * Hold the GPU: after sim_debug_pause() the worker parks before the next page it would touch,
+ * which includes the start of the next job it takes (so a job submitted while paused becomes
+ * "running" and stops before its first byte; later jobs stay queued). sim_debug_resume() lets
+ * it go on. ctx_destroy and destroy still cancel parked jobs, so a test cannot hang them.
+ */
+void sim_debug_pause(struct viova_backend *be);
+void sim_debug_resume(struct viova_backend *be);
+/* Wait until the worker is parked (0) or timeout_ns passed (-ETIMEDOUT). */
+int sim_debug_wait_parked(struct viova_backend *be, uint64_t timeout_ns);
+
+/* What a context holds, for the clone tests. */
+struct sim_debug_ctx_info {
+	uint32_t params;
+	int32_t priority;
+	uint32_t engines;
+	uint32_t sseu;
+	uint32_t timeline_id; /* equal ids = shared timeline */
+	const struct viova_be_vm *vm;
+	uint64_t last_submitted;
+	uint64_t completed;
+	uint32_t faults;
+	uint64_t last_fault_iova;
+	bool banned;
+};
+
+void sim_debug_ctx_info(struct viova_backend *be, struct viova_be_ctx *ctx,
+			struct sim_debug_ctx_info *info);
+/*
+ * Give a context a non-default engine map / SSEU (the wire has no command for it; i915 has
+ * SETPARAM ENGINES/SSEU), so the clone tests can see what ENGINES and SSEU copy.
+ */
+void sim_debug_ctx_set_engines(struct viova_backend *be, struct viova_be_ctx *ctx, uint32_t engines,
+			       uint32_t sseu);
+
+/* The backend's own page table of a VM: number of mappings, and the one holding iova. */
+struct sim_debug_mapping {
+	uint64_t addr;
+	uint64_t range;
+	const struct viova_be_bo *bo;
+	uint64_t bo_offset;
+	bool readonly;
+};
+
+uint32_t sim_debug_vm_count(struct viova_backend *be, struct viova_be_vm *vm);
+/* 0 and *out filled, or -ENOENT if nothing is mapped at iova. */
+int sim_debug_vm_find(struct viova_backend *be, struct viova_be_vm *vm, uint64_t iova,
+		      struct sim_debug_mapping *out);
+
+#endif /* VIOVA_SIM_H */

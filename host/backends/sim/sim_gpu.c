@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim_gpu.c - the sim GPU: submit validation, per-timeline job queues with a priority
+ * scheduler, one worker thread per backend instance, page-by-page translation of every access
+ * through the context's VM, faults, in-order fences, cancellation.
+ *
+ * DOC: life of a job
+ *
+ *   submit()        validate format, bo list and every job word; copy the words   (-EINVAL)
+ *     | lock        fence > previous, bos not duplicated and mapped where the core says,
+ *     |             budget of queued records (-EAGAIN), context not banned (-EIO)
+ *     v             bo->busy++ for each listed buffer (SET_IOVA clear -> -EBUSY)
+ *   queued on ctx->tl (FIFO) ------------------------------- ctx_destroy: cancelled
+ *     | worker: highest priority head of all timelines, ties by submission order
+ *     v
+ *   running: each word, each page: translate (lock held) -> move bytes (lock dropped)
+ *     |   unmapped / read-only  -> fault: stop at this word  (iova of the failed access)
+ *     |   ctx_destroy / destroy -> cancel: stop before the next page
+ *     v
+ *   retired (lock held): bo->busy--, ctx->completed = fence, ban if faulted and the context is
+ *     |                  not RECOVERABLE (its later jobs are skipped, fences still signal)
+ *     v
+ *   events (lock dropped): job_fault(fence, iova, -EFAULT) if it faulted, then
+ *                          fence_signaled(fence); counted in ctx->cb_inflight
+ *
+ * One worker runs jobs one at a time, and a context's jobs sit on one FIFO timeline, so a
+ * context's fences signal in submission order. Priority only reorders between timelines.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_priv.h"
+
+/* Most buffers one submit may list (records are 8 bytes each on the wire). */
+#define SIM_MAX_JOB_BOS 65536u
+
+/* ---- validation -------------------------------------------------------------------------- */
+
+static bool sim_wraps(uint64_t addr, uint64_t size)
+{
+	return addr + size < addr;
+}
+
+/* The rules of protocol.h for one job word; -EINVAL for any violation. */
+static int sim_check_word(const struct viova_sim_job *w)
+{
+	if (w->flags)
+		return -EINVAL;
+	switch (w->op) {
+	case VIOVA_SIM_OP_FILL:
+		if ((w->arg0 & 3) || !w->arg1 || (w->arg1 & 3) || w->arg2 > UINT32_MAX ||
+		    sim_wraps(w->arg0, w->arg1))
+			return -EINVAL;
+		return 0;
+	case VIOVA_SIM_OP_COPY:
+		if (!w->arg2 || sim_wraps(w->arg0, w->arg2) || sim_wraps(w->arg1, w->arg2))
+			return -EINVAL;
+		if (w->arg0 < w->arg1 + w->arg2 && w->arg1 < w->arg0 + w->arg2)
+			return -EINVAL; /* overlapping iova ranges */
+		return 0;
+	case VIOVA_SIM_OP_WRITE_FENCE:
+		if ((w->arg0 & 7) || w->arg2 || sim_wraps(w->arg0, 8))
+			return -EINVAL;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The lock-free part: shape of the submission and every job word. */
+static int sim_check_submit(const struct sim_backend *sb, const struct viova_be_submit *s)
+{
+	const uint32_t bo_flags = VIOVA_SUBMIT_BO_READ | VIOVA_SUBMIT_BO_WRITE;
+	uint32_t i;
+
+	if (s->format != VIOVA_SUBMIT_FORMAT_SIM || s->pad0)
+		return -EINVAL;
+	if (!s->cmds || !s->cmd_size || s->cmd_size % sizeof(struct viova_sim_job) ||
+	    s->cmd_size / sizeof(struct viova_sim_job) > SIM_MAX_JOB_WORDS)
+		return -EINVAL;
+	if (s->bo_count > SIM_MAX_JOB_BOS || (s->bo_count && !s->bos))
+		return -EINVAL;
+	for (i = 0; i < s->bo_count; i++) {
+		const struct viova_be_submit_bo *b = &s->bos[i];
+
+		if (!b->bo || b->bo->sb != sb || b->pad0 ||
+		    (b->flags & ~VIOVA_SUBMIT_BO_FLAGS_ALL) || !(b->flags & bo_flags))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The bo list against the backend's own state (lock held): not closed, listed once, and if
+ * the core says the buffer is mapped at iova in this VM, it really is (whole buffer from
+ * offset 0 at iova). A mismatch means the core's table and ours disagree: refuse the job.
+ */
+static int sim_check_bos(struct viova_be_ctx *ctx, const struct viova_be_submit *s, uint64_t mark)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->bo_count; i++) {
+		struct viova_be_bo *bo = s->bos[i].bo;
+		uint64_t iova = s->bos[i].iova;
+		struct viova_va_mapping m;
+
+		if (bo->closed || bo->submit_mark == mark)
+			return -EINVAL;
+		bo->submit_mark = mark;
+		if (iova && (viova_va_space_find_first(ctx->vm->vs, iova, 1, &m) ||
+			     m.obj != bo->id || m.addr != iova || m.offset != 0))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- queues ------------------------------------------------------------------------------ */
+
+static void sim_tl_activate(struct sim_backend *sb, struct sim_timeline *tl)
+{
+	if (tl->active)
+		return;
+	tl->active = true;
+	tl->act_prev = NULL;
+	tl->act_next = sb->active;
+	if (sb->active)
+		sb->active->act_prev = tl;
+	sb->active = tl;
+}
+
+static void sim_tl_deactivate(struct sim_backend *sb, struct sim_timeline *tl)
+{
+	if (!tl->active)
+		return;
+	if (tl->act_prev)
+		tl->act_prev->act_next = tl->act_next;
+	else
+		sb->active = tl->act_next;
+	if (tl->act_next)
+		tl->act_next->act_prev = tl->act_prev;
+	tl->active = false;
+	tl->act_prev = tl->act_next = NULL;
+}
+
+/* Drop what a job holds (lock held): buffer pins, queue accounting. Does not free the job. */
+static void sim_job_release(struct sim_backend *sb, struct sim_job *job)
+{
+	uint32_t i;
+
+	for (i = 0; i < job->nbos; i++) {
+		struct viova_be_bo *bo = job->bos[i];
+
+		if (--bo->busy == 0 && bo->closed)
+			sim_bo_teardown(sb, bo);
+	}
+	job->ctx->queued--;
+	sb->queued_bytes -= job->alloc_size;
+	sb->st.jobs_queued--;
+}
+
+/* The next job to run: highest priority among the timelines' heads, oldest first on ties. */
+static struct sim_job *sim_gpu_pick(struct sim_backend *sb)
+{
+	struct sim_job *best = NULL;
+	struct sim_timeline *tl;
+
+	for (tl = sb->active; tl; tl = tl->act_next) {
+		struct sim_job *j = tl->head;
+
+		if (!best || j->priority > best->priority ||
+		    (j->priority == best->priority && j->seq < best->seq))
+			best = j;
+	}
+	if (best) {
+		tl = best->ctx->tl;
+		tl->head = best->next;
+		if (!tl->head) {
+			tl->tail = NULL;
+			sim_tl_deactivate(sb, tl);
+		}
+		best->next = NULL;
+	}
+	return best;
+}
+
+/* ---- execution --------------------------------------------------------------------------- */
+
+/*
+ * Called (lock held) before every page: parks while the test hook holds the GPU, and says
+ * whether the job may go on (false: cancelled by ctx_destroy or the instance is stopping).
+ */
+static bool sim_gpu_gate(struct sim_backend *sb, struct sim_job *job)
+{
+	while (sb->paused && !job->cancel && !sb->stop) {
+		if (!sb->parked) {
+			sb->parked = true;
+			pthread_cond_broadcast(&sb->done_cv);
+		}
+		pthread_cond_wait(&sb->work_cv, &sb->lock);
+	}
+	sb->parked = false;
+	return !job->cancel && !sb->stop;
+}
+
+static void sim_gpu_access_begin(struct sim_backend *sb, struct viova_be_bo *a,
+				 struct viova_be_bo *b)
+{
+	sb->access[0] = a;
+	sb->access[1] = b;
+	pthread_mutex_unlock(&sb->lock);
+}
+
+static void sim_gpu_access_end(struct sim_backend *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	sb->access[0] = sb->access[1] = NULL;
+	if (sb->access_waiters)
+		pthread_cond_broadcast(&sb->done_cv);
+}
+
+/* n is a multiple of 4; the pattern is stored little-endian from the first byte. */
+static void sim_fill_pattern(uint8_t *p, uint64_t n, uint32_t pattern)
+{
+	uint64_t done = 4;
+
+	memcpy(p, &pattern, 4);
+	while (done < n) {
+		uint64_t c = done < n - done ? done : n - done;
+
+		memcpy(p + done, p, (size_t)c);
+		done += c;
+	}
+}
+
+static int sim_gpu_fill(struct sim_backend *sb, struct sim_job *job, const struct viova_sim_job *w,
+			struct sim_fault *f)
+{
+	struct viova_be_vm *vm = job->ctx->vm;
+	uint64_t done = 0;
+
+	while (done < w->arg1) {
+		uint64_t iova = w->arg0 + done, off, run;
+		struct viova_be_bo *bo;
+
+		if (!sim_gpu_gate(sb, job))
+			return -ECANCELED;
+		if (sim_vm_translate(sb, vm, iova, w->arg1 - done, true, &bo, &off, &run)) {
+			f->iova = iova;
+			return -EFAULT;
+		}
+		sim_gpu_access_begin(sb, bo, NULL);
+		sim_fill_pattern(bo->mem + off, run, (uint32_t)w->arg2);
+		sim_gpu_access_end(sb);
+		done += run;
+	}
+	return 0;
+}
+
+/* Source and destination are translated separately: each step stays inside one page of both. */
+static int sim_gpu_copy(struct sim_backend *sb, struct sim_job *job, const struct viova_sim_job *w,
+			struct sim_fault *f)
+{
+	struct viova_be_vm *vm = job->ctx->vm;
+	uint64_t done = 0;
+
+	while (done < w->arg2) {
+		uint64_t dst = w->arg0 + done, src = w->arg1 + done;
+		uint64_t soff, srun, doff, drun;
+		struct viova_be_bo *sbo, *dbo;
+
+		if (!sim_gpu_gate(sb, job))
+			return -ECANCELED;
+		if (sim_vm_translate(sb, vm, src, w->arg2 - done, false, &sbo, &soff, &srun)) {
+			f->iova = src;
+			return -EFAULT;
+		}
+		if (sim_vm_translate(sb, vm, dst, srun, true, &dbo, &doff, &drun)) {
+			f->iova = dst;
+			return -EFAULT;
+		}
+		sim_gpu_access_begin(sb, dbo, sbo);
+		/* distinct iovas may still alias the same pages (two mappings of one buffer) */
+		memmove(dbo->mem + doff, sbo->mem + soff, (size_t)drun);
+		sim_gpu_access_end(sb);
+		done += drun;
+	}
+	return 0;
+}
+
+static int sim_gpu_write_fence(struct sim_backend *sb, struct sim_job *job,
+			       const struct viova_sim_job *w, struct sim_fault *f)
+{
+	struct viova_be_bo *bo;
+	uint64_t off, run;
+
+	if (!sim_gpu_gate(sb, job))
+		return -ECANCELED;
+	/* 8 bytes at an 8-aligned iova never cross a page: one translation, done under the lock */
+	if (sim_vm_translate(sb, job->ctx->vm, w->arg0, 8, true, &bo, &off, &run)) {
+		f->iova = w->arg0;
+		return -EFAULT;
+	}
+	memcpy(bo->mem + off, &w->arg1, 8);
+	return 0;
+}
+
+static void sim_gpu_run(struct sim_backend *sb, struct sim_job *job, struct sim_fault *f)
+{
+	uint32_t i;
+
+	for (i = 0; i < job->nwords; i++) {
+		const struct viova_sim_job *w = &job->words[i];
+		int ret;
+
+		switch (w->op) {
+		case VIOVA_SIM_OP_FILL:
+			ret = sim_gpu_fill(sb, job, w, f);
+			break;
+		case VIOVA_SIM_OP_COPY:
+			ret = sim_gpu_copy(sb, job, w, f);
+			break;
+		default: /* validated at submit: WRITE_FENCE */
+			ret = sim_gpu_write_fence(sb, job, w, f);
+			break;
+		}
+		if (ret) {
+			f->err = ret;
+			f->word = i;
+			return;
+		}
+	}
+}
+
+/* Retire one job (lock held on entry and exit), then report it with the lock dropped. */
+static void sim_gpu_retire(struct sim_backend *sb, struct sim_job *job, const struct sim_fault *f,
+			   bool skipped)
+{
+	const struct viova_backend_events *ev = sb->base.events;
+	struct viova_be_ctx *ctx = job->ctx;
+	void *cookie = ctx->cookie;
+	uint64_t fence = job->fence;
+
+	sim_job_release(sb, job);
+	if (skipped) {
+		sb->st.jobs_skipped++;
+	} else if (f->err == -ECANCELED) {
+		sb->st.jobs_cancelled++;
+	} else {
+		sb->st.jobs_run++;
+		if (f->err) {
+			sb->st.jobs_faulted++;
+			ctx->faults++;
+			ctx->last_fault_iova = f->iova;
+			/* i915 semantics: a context that cannot recover is banned after a fault */
+			if (!(ctx->params & VIOVA_CTX_RECOVERABLE))
+				ctx->banned = true;
+		}
+	}
+	ctx->completed = fence;
+	pthread_cond_broadcast(&sb->done_cv);
+	if (ctx->destroying || !ev)
+		return; /* ctx_destroy reports the last fence itself */
+
+	ctx->reported = fence;
+	ctx->cb_inflight++;
+	pthread_mutex_unlock(&sb->lock);
+	if (f->err == -EFAULT && ev->job_fault)
+		ev->job_fault(sb->base.events_cookie, cookie, fence, f->iova, f->err);
+	if (ev->fence_signaled)
+		ev->fence_signaled(sb->base.events_cookie, cookie, fence);
+	pthread_mutex_lock(&sb->lock);
+	ctx->cb_inflight--;
+	pthread_cond_broadcast(&sb->done_cv);
+}
+
+static void *sim_gpu_main(void *arg)
+{
+	struct sim_backend *sb = arg;
+
+	pthread_mutex_lock(&sb->lock);
+	while (!sb->stop) {
+		struct sim_fault f = {0};
+		struct sim_job *job = sim_gpu_pick(sb);
+		bool skipped;
+
+		if (!job) {
+			pthread_cond_wait(&sb->work_cv, &sb->lock);
+			continue;
+		}
+		sb->running = job;
+		skipped = job->ctx->banned;
+		if (!skipped)
+			sim_gpu_run(sb, job, &f);
+		sb->running = NULL;
+		sim_gpu_retire(sb, job, &f, skipped);
+		free(job);
+	}
+	pthread_mutex_unlock(&sb->lock);
+	return NULL;
+}
+
+/* ---- entry points ------------------------------------------------------------------------ */
+
+int sim_gpu_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
+		   const struct viova_be_submit *s)
+{
+	struct sim_backend *sb = sim_of(be);
+	struct sim_job *job;
+	uint32_t nwords, i;
+	size_t size;
+	int ret;
+
+	if (!be || !ctx || !s || ctx->sb != sb)
+		return -EINVAL;
+	ret = sim_check_submit(sb, s);
+	if (ret)
+		return ret;
+	nwords = s->cmd_size / (uint32_t)sizeof(struct viova_sim_job);
+	/* bounded by SIM_MAX_JOB_WORDS / SIM_MAX_JOB_BOS: no overflow */
+	size = sizeof(*job) + (size_t)nwords * sizeof(struct viova_sim_job) +
+	       (size_t)s->bo_count * sizeof(struct viova_be_bo *);
+	job = malloc(size);
+	if (!job)
+		return -ENOMEM;
+	memset(job, 0, sizeof(*job));
+	job->words = (struct viova_sim_job *)(job + 1);
+	job->bos = (struct viova_be_bo **)(job->words + nwords);
+	job->nwords = nwords;
+	job->nbos = s->bo_count;
+	job->alloc_size = size;
+	/* Validate the copy, not the caller's buffer: what runs is exactly what was checked. */
+	memcpy(job->words, s->cmds, (size_t)nwords * sizeof(struct viova_sim_job));
+	for (i = 0; i < nwords; i++) {
+		ret = sim_check_word(&job->words[i]);
+		if (ret) {
+			free(job);
+			return ret;
+		}
+	}
+	for (i = 0; i < s->bo_count; i++)
+		job->bos[i] = s->bos[i].bo;
+
+	pthread_mutex_lock(&sb->lock);
+	if (ctx->banned) {
+		ret = -EIO;
+		goto err;
+	}
+	if (s->out_fence <= ctx->last_submitted) {
+		ret = -EINVAL;
+		goto err;
+	}
+	if (size > SIM_MAX_QUEUED_BYTES - sb->queued_bytes) {
+		ret = -EAGAIN;
+		goto err;
+	}
+	ret = sim_check_bos(ctx, s, ++sb->submit_seq);
+	if (ret)
+		goto err;
+	if (!sb->worker_started) {
+		if (pthread_create(&sb->worker, NULL, sim_gpu_main, sb)) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		sb->worker_started = true;
+	}
+
+	job->ctx = ctx;
+	job->fence = s->out_fence;
+	job->seq = sb->submit_seq;
+	job->priority = ctx->priority;
+	for (i = 0; i < job->nbos; i++)
+		job->bos[i]->busy++;
+	if (ctx->tl->tail)
+		ctx->tl->tail->next = job;
+	else
+		ctx->tl->head = job;
+	ctx->tl->tail = job;
+	sim_tl_activate(sb, ctx->tl);
+	ctx->queued++;
+	ctx->last_submitted = s->out_fence;
+	sb->queued_bytes += size;
+	sb->st.jobs_queued++;
+	pthread_cond_broadcast(&sb->work_cv);
+	pthread_mutex_unlock(&sb->lock);
+	return 0;
+
+err:
+	pthread_mutex_unlock(&sb->lock);
+	free(job);
+	return ret;
+}
+
+void sim_gpu_quiesce_ctx(struct sim_backend *sb, struct viova_be_ctx *ctx)
+{
+	struct sim_timeline *tl = ctx->tl;
+	struct sim_job **pp = &tl->head, *prev = NULL;
+
+	/* The timeline may be shared (CLONE_TIMELINE): only this context's jobs go. */
+	while (*pp) {
+		struct sim_job *j = *pp;
+
+		if (j->ctx != ctx) {
+			prev = j;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (tl->tail == j)
+			tl->tail = prev;
+		sim_job_release(sb, j);
+		sb->st.jobs_cancelled++;
+		free(j);
+	}
+	if (!tl->head)
+		sim_tl_deactivate(sb, tl);
+	if (sb->running && sb->running->ctx == ctx) {
+		sb->running->cancel = true;
+		pthread_cond_broadcast(&sb->work_cv); /* a parked worker must see it */
+	}
+	while (ctx->queued || ctx->cb_inflight)
+		pthread_cond_wait(&sb->done_cv, &sb->lock);
+}
+
+void sim_gpu_stop(struct sim_backend *sb)
+{
+	bool started;
+
+	pthread_mutex_lock(&sb->lock);
+	started = sb->worker_started;
+	sb->stop = true;
+	pthread_cond_broadcast(&sb->work_cv);
+	pthread_mutex_unlock(&sb->lock);
+	if (started)
+		pthread_join(sb->worker, NULL);
+	sb->worker_started = false;
+}

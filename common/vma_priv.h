@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vma_priv.h - internals shared by the common/vma*.c files (not installed, not public).
+ *
+ * The heap region (everything a heap knows) is one block of memory:
+ *
+ *   offset 0          nodes_off             slinks_off              slots_off        region_bytes
+ *   +-----------------+---------------------+-----------------------+----------------+
+ *   | struct          | struct vma_node     | struct vma_slinks     | struct vma_slot|
+ *   | vma_region      | [node_cap]          | [node_cap]            | [slot_cap]     |
+ *   | (header)        | index 0 = NIL       | (BEST_FIT only)       | handle index   |
+ *   +-----------------+---------------------+-----------------------+----------------+
+ *
+ * Nodes refer to each other by u32 index (0 = none) and the header refers to the arrays by byte
+ * offset, so the block holds no pointer: it can be realloc'ed (owned mode), copied, or mapped
+ * at different addresses by different processes (in-place mode).
+ */
+#ifndef VIOVA_VMA_PRIV_H
+#define VIOVA_VMA_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "viova/vma.h"
+
+#define VMA_NIL 0u
+#define VMA_MAGIC 0x616d7669u /* "ivma" */
+#define VMA_VERSION 1u
+/* Deepest AVL tree with 2^32 nodes is 1.44 * 32 < 48; the checker refuses anything deeper. */
+#define VMA_MAX_HEIGHT 64
+/*
+ * Alignment levels of the augmentation: level j is alignment g << j (g = the heap's default
+ * alignment), so with g = 4 KiB the levels cover 4 KiB .. 512 KiB.
+ */
+#define VMA_LEVELS 8
+
+enum vma_kind {
+	VMA_HOLE = 0,
+	VMA_ALLOC = 1,
+	VMA_RESV = 2,
+	VMA_FREE = 3, /* on the node free list */
+};
+
+/*
+ * One segment of [start, end): a hole, an allocation or a reservation. Segments tile the range
+ * in address order, which is the order of the address tree. 64 bytes: one cache line.
+ *
+ * lvl[j] bounds from above, over the holes of this subtree, the bytes usable by a request
+ * aligned to g << j: end - align_up(start, g << j), stored as a 15-bit float rounded up
+ * (vma_lvl_encode). A search skips every subtree whose lvl[] is below the request: no hole in
+ * it can take the request *after alignment*; max_hole alone only knows sizes
+ * (docs/allocator.md, "alignment").
+ */
+struct vma_node {
+	uint64_t start;
+	uint64_t size;
+	uint64_t max_hole; /* largest hole size in this node's address subtree (0 if none) */
+	uint32_t left, right, parent; /* address tree; free list uses left */
+	uint32_t handle; /* ALLOC: object handle; RESV: tag; HOLE: VIOVA_VMA_NO_HANDLE */
+	int16_t lvl[VMA_LEVELS];
+	uint8_t height; /* AVL height, leaf = 1, NIL = 0 */
+	uint8_t kind;	/* enum vma_kind */
+	uint8_t pad[6];
+};
+
+/* Size tree (holes ordered by (size, start)), parallel to the node array; lvl as above. */
+struct vma_slinks {
+	uint32_t left, right, parent;
+	int16_t lvl[VMA_LEVELS];
+	uint8_t height;
+	uint8_t pad[3];
+};
+
+/* Handle index: open addressing, linear probing; node == VMA_NIL marks an empty slot. */
+struct vma_slot {
+	uint32_t handle;
+	uint32_t node;
+};
+
+struct vma_region {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t region_bytes;
+
+	/* configuration */
+	uint64_t start, end;
+	uint32_t type, strategy; /* strategy normalised: never DEFAULT for SIMPLE */
+	uint64_t default_align;
+	uint64_t seed;
+
+	/* placement state */
+	uint64_t rng_state; /* RANDOM: splitmix64 state */
+	uint64_t cursor;    /* RELOC: next-fit cursor */
+	uint64_t wraps;
+
+	/* layout */
+	uint64_t nodes_off, slinks_off, slots_off; /* slinks_off == 0: no size tree */
+	uint32_t node_cap;			   /* entries of the node array, NIL included */
+	uint32_t node_hwm;			   /* first never-used index */
+	uint32_t free_head;			   /* node free list, linked through .left */
+	uint32_t nodes_live;			   /* nodes in the address tree */
+	uint32_t slot_cap;			   /* power of two */
+	uint32_t slot_bits;			   /* log2(slot_cap) */
+	uint32_t slot_used;
+	uint32_t in_place;
+
+	/* trees */
+	uint32_t root;	/* address tree */
+	uint32_t sroot; /* size tree */
+
+	/* counters */
+	uint64_t holes;
+	uint64_t allocs, alloc_bytes;
+	uint64_t resvs, resv_bytes;
+};
+
+/* The process-local handle on a region: the lock and cached array addresses. */
+struct viova_vma {
+	pthread_mutex_t lock;
+	struct vma_region *r;
+	struct vma_node *n;
+	struct vma_slinks *sl; /* NULL unless BEST_FIT */
+	struct vma_slot *slots;
+	bool owned;
+};
+
+static inline uint64_t vma_end_of(const struct vma_node *x)
+{
+	return x->start + x->size;
+}
+
+/*
+ * Monotone 15-bit code of a byte count, rounded UP: exact below 1024, else 10 significant bits
+ * (relative error < 1/512). enc(u) < enc(S) implies u < S, which is all pruning needs. Codes
+ * are >= 0 and < 2^15, so they fit int16_t with NIL's zeroes as the minimum, and eight of them
+ * are maxed with one SSE2 instruction (pmaxsw).
+ */
+static inline int16_t vma_lvl_encode(uint64_t u)
+{
+	if (u < 1024)
+		return (int16_t)u;
+
+	int b = 63 - __builtin_clzll(u); /* 10 .. 63 */
+	int sh = b - 9;
+	/* 10 significant bits, rounded up: 512 .. 1024 */
+	uint32_t mant = (uint32_t)(u >> sh) + ((u & ((1ull << sh) - 1)) != 0);
+
+	/* mant == 1024 carries into the exponent by itself: (e << 9) + 512 == ((e + 1) << 9) */
+	return (int16_t)(((uint32_t)(b - 8) << 9) + mant - 512); /* <= 56 << 9 */
+}
+
+/* Levels of one segment itself: usable bytes after aligning its start, 0 unless a hole. */
+static inline void vma_own_levels(const struct vma_region *r, const struct vma_node *x,
+				  int16_t out[VMA_LEVELS])
+{
+	if (x->kind != VMA_HOLE) {
+		for (int j = 0; j < VMA_LEVELS; j++)
+			out[j] = 0;
+		return;
+	}
+	/* pad to alignment A = (-start) & (A - 1): one negation serves every level */
+	uint64_t neg = 0 - x->start, prev_pad = UINT64_MAX;
+	int16_t code = 0;
+
+	for (int j = 0; j < VMA_LEVELS; j++) {
+		uint64_t pad = neg & ((r->default_align << j) - 1);
+
+		if (pad != prev_pad) /* most holes are aligned well beyond g: encode once */
+			code = pad < x->size ? vma_lvl_encode(x->size - pad) : 0;
+		prev_pad = pad;
+		out[j] = code;
+	}
+}
+
+/* Recompute the cached array addresses after the region moved. */
+void vma_bind(struct viova_vma *v);
+
+/* ---- address tree and size tree (vma_tree.c) ---- */
+/* Re-establish height / max_hole / balance from @i up to the root after @i or its links changed. */
+void vma_tree_fix_up(struct viova_vma *v, uint32_t i);
+/*
+ * Insert leaf @x (start, size, kind set) right after @after in address order (@after != NIL).
+ * The repair walk also recomputes @after (x lands in its right subtree), so a caller that just
+ * changed @after's own fields needs no separate vma_tree_fix_up(after).
+ */
+void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x);
+/* Insert @x as the only node of an empty tree. */
+void vma_tree_insert_root(struct viova_vma *v, uint32_t x);
+/* Unlink @x. @ancestor: NIL, or an ancestor of x whose own fields the caller changed. */
+void vma_tree_remove(struct viova_vma *v, uint32_t x, uint32_t ancestor);
+uint32_t vma_tree_prev(const struct viova_vma *v, uint32_t x);
+uint32_t vma_tree_next(const struct viova_vma *v, uint32_t x);
+/* The segment containing @addr (start <= addr < end), or NIL if addr is outside the heap. */
+uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr);
+
+/* Size tree: only when v->sl != NULL; no-ops otherwise. */
+void vma_size_insert(struct viova_vma *v, uint32_t x);
+void vma_size_remove(struct viova_vma *v, uint32_t x);
+
+/* ---- handle index (vma_handles.c) ---- */
+uint32_t vma_handles_find(const struct viova_vma *v, uint32_t handle);
+/* Caller guaranteed room (vma_reserve_room) and that @handle is absent. */
+void vma_handles_insert(struct viova_vma *v, uint32_t handle, uint32_t node);
+void vma_handles_remove(struct viova_vma *v, uint32_t handle);
+/* Insert every entry of @old (cap @old_cap) into the empty table of @v: used when it grows. */
+void vma_handles_rehash(struct viova_vma *v, const struct vma_slot *old, uint32_t old_cap);
+/* Largest number of entries a table of @cap slots accepts (load factor 3/4). */
+static inline uint32_t vma_handles_limit(uint32_t cap)
+{
+	return (uint32_t)(((uint64_t)cap * 3) / 4);
+}
+
+/* ---- checker (vma_check.c), called with the lock held ---- */
+int vma_check_locked(const struct viova_vma *v, char *why, size_t why_len);
+
+#endif

@@ -762,6 +762,12 @@ int viova_codec_dec_next(struct viova_codec_decoder *d, struct viova_codec_cmd *
 	size_t left;
 	int nr = 0;
 
+	/*
+	 * Cleared first, so that after any rejection *out never still describes the previous
+	 * command: a host deciding "does this failure lose the context" must not act on stale
+	 * fields. Once the header has been copied it is exposed in out->hdr (see codec.h).
+	 */
+	memset(out, 0, sizeof(*out));
 	if (d->done)
 		return 0;
 	left = d->len - d->off;
@@ -778,6 +784,7 @@ int viova_codec_dec_next(struct viova_codec_decoder *d, struct viova_codec_cmd *
 	/* Copy 1: the header. Everything below uses h, never the batch. */
 	memcpy(&h, d->batch + d->off, sizeof(h));
 	k.h = &h;
+	out->hdr = h;
 	if (h.seqno > d->max_seqno)
 		d->max_seqno = h.seqno;
 	if (h.length < CMD_HDR_SIZE)
@@ -826,7 +833,6 @@ int viova_codec_dec_next(struct viova_codec_decoder *d, struct viova_codec_cmd *
 	memcpy(d->scratch, &h, sizeof(h));
 	k.copy = d->scratch;
 
-	memset(out, 0, sizeof(*out));
 	known = viova_codec_cmd_struct_size(h.cmd);
 	fixed = h.length < known ? h.length : known;
 	/* The union is the first member: copy the fixed part over all of it. Shorter (older

@@ -79,7 +79,10 @@ uint64_t viova_codec_enc_next_seqno(const struct viova_codec_encoder *e)
 
 uint64_t viova_codec_enc_upload_max(const struct viova_codec_encoder *e)
 {
-	return e->cap - BATCH_HDR_SIZE - sizeof(struct viova_cmd_gem_upload);
+	const uint64_t overhead = BATCH_HDR_SIZE + sizeof(struct viova_cmd_gem_upload);
+
+	/* enc_init accepts buffers too small for any upload: say 0, not a wrapped huge value. */
+	return e->cap > overhead ? e->cap - overhead : 0;
 }
 
 /*

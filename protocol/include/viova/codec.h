@@ -311,6 +311,10 @@ int viova_codec_dec_begin(struct viova_codec_decoder *d, const struct viova_code
  *   -EOVERFLOW wrap or array bounds, -E2BIG unknown trailing bytes not zero.
  * After a rejection with err->fatal false, call again for the next command; after a fatal
  * one (or 0) every further call returns 0.
+ * On a rejection *out is zeroed except out->hdr, which holds the command's header once it
+ * could be read (cmd 0 otherwise); body fields are filled only for rejections found after the
+ * body was copied, never left over from an earlier command. A host must not apply a rejected
+ * command; it may use out->hdr (cmd, ctx_id, seqno) to report and to apply its lost rule.
  */
 int viova_codec_dec_next(struct viova_codec_decoder *d, struct viova_codec_cmd *out,
 			 struct viova_codec_dec_error *err);
@@ -343,7 +347,8 @@ void viova_codec_dec_error_to_rec(const struct viova_codec_dec_error *err,
  *   guest   err_tail after copying records out       store-release; host load-acquire
  *
  * The host never reads anything back from the area except err_tail, and treats that as
- * untrusted (a corrupt tail makes the ring look full, never out of bounds): layout, indices and
+ * untrusted (a corrupt tail makes the ring look full or emptier than it is, never out of
+ * bounds): layout, indices and
  * counters live in the host's private viova_codec_resp_host.
  */
 
@@ -476,6 +481,10 @@ int viova_codec_resp_guest_ctx(const struct viova_codec_resp_guest *g, uint32_t 
 /*
  * viova_codec_resp_guest_read - read the response to command seqno at resp_offset: *err and
  * *size from its header, and min(size, cap) data bytes into data (may be NULL when cap is 0).
+ * cap must not exceed the bytes the guest reserved after the header at resp_offset (the
+ * command's resp_size - 16 for QUERY): for a truncated QUERY answer *size is the FULL answer
+ * size, larger than what the host wrote, and a larger cap would copy the neighbouring
+ * response's bytes.
  * Returns 0; -EAGAIN if the header does not carry seqno yet; -EFAULT if the offset or the
  * reported size leaves the payload region; -EINVAL if resp_offset is not 8-aligned.
  */

@@ -690,6 +690,43 @@ static void test_error_record(void **state)
 				  "[RESERVED_NONZERO], field pad0 = 0x5");
 }
 
+/*
+ * A rejected command must not leave the previous command's body in *out: a host applying
+ * "GEM_NEW with an iova loses the context" would act on a stale iova (review finding).
+ */
+static void test_reject_clears_out(void **state)
+{
+	struct viova_codec_cmd out;
+
+	(void)state;
+	pt_init(T, 5);
+	assert_int_equal(viova_codec_enc_gem_new(&T->enc, 1, 7, 0, 0x10000, 0, 0x100000, NULL), 0);
+	assert_int_equal(viova_codec_enc_set_iova(&T->enc, 1, 7, 0, 0x200000, NULL), 0);
+	pt_finish(T);
+	pt_put64(T, pt_cmd_offset(T, 1) + OFF(viova_cmd_hdr, seqno), 5); /* not above GEM_NEW's */
+	pt_put64(T, OFF(viova_batch_hdr, last_seqno), 5);
+	assert_int_equal(pt_begin(T), 0);
+	assert_int_equal(pt_next(T, &out), 1);
+	assert_int_equal(out.hdr.cmd, VIOVA_CMD_GEM_NEW);
+	assert_int_equal(out.gem_new.iova, 0x100000);
+	assert_int_equal(pt_next(T, &out), -EPROTO);
+	assert_int_equal(T->err.reason, VIOVA_REASON_SEQNO_ORDER);
+	assert_int_equal(out.hdr.cmd, VIOVA_CMD_SET_IOVA); /* the rejected command's header */
+	assert_int_equal(out.gem_new.iova, 0);		    /* nothing of the GEM_NEW before it */
+	assert_int_equal(out.set_iova.iova, 0);		    /* and no unvalidated body */
+}
+
+/* An encoder too small for any upload reports 0 bytes, not a wrapped-around size. */
+static void test_upload_max_small_buffer(void **state)
+{
+	uint64_t buf[6];
+	struct viova_codec_encoder e;
+
+	(void)state;
+	assert_int_equal(viova_codec_enc_init(&e, buf, sizeof(buf), 1), 0);
+	assert_int_equal(viova_codec_enc_upload_max(&e), 0);
+}
+
 int main(void)
 {
 #define T_(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -703,6 +740,7 @@ int main(void)
 	    T_(test_bad_ctx),	      T_(test_bad_value),	 T_(test_bad_sim_jobs),
 	    T_(test_misaligned),      T_(test_range_wrap),	 T_(test_array_bounds),
 	    T_(test_array_overlap),   T_(test_tail_nonzero),	 T_(test_error_record),
+	    T_(test_reject_clears_out), T_(test_upload_max_small_buffer),
 	};
 #undef T_
 

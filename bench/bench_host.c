@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_host.c - the host core's throughput and memory on the sim backend (issue 5).
+ *
+ *   set_iova   SET_IOVA commands/s through decode + validate + apply + sim backend: a set of
+ *              fresh buffers is mapped, then cleared, round after round (batches encoded
+ *              once beforehand; only viova_host_process() is timed). Target >= 3 M/s.
+ *              Also the sim backend alone doing the same set/clear (no host core), to show
+ *              how the time splits.
+ *   nop        NOPs: decode + dispatch alone.
+ *   mixed      a stream of GEM_NEW(+iova), GEM_UPLOAD, SET_IOVA clear/set, VM_BIND/UNBIND,
+ *              GEM_DOWNLOAD, GEM_CLOSE and an occasional SUBMIT: commands/s.
+ *   memory     host-core heap bytes per live mapping: (mapped - unmapped) / mappings, and per
+ *              buffer with its mapping. Target <= 96 B per mapping.
+ *
+ * Output: a table plus "BENCH host op=... key=value" lines (bench_util.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "viova/codec.h"
+#include "viova/host.h"
+
+#define PAGE 4096u
+#define BATCH (1u << 20)
+#define NBUF 32768u /* the sim mmaps each buffer: stay well below vm.max_map_count */
+#define ROUNDS 8u
+#define AREA (1u << 20)
+
+struct batches {
+	uint8_t **buf;
+	size_t *len;
+	uint32_t n, cap;
+	uint64_t cmds;
+	struct viova_codec_encoder enc;
+};
+
+static uint64_t *area;
+
+static int resp_map(void *cookie, uint32_t res_id, uint64_t size, void **mem)
+{
+	(void)cookie;
+	(void)res_id;
+	if (size > AREA)
+		return -EINVAL;
+	*mem = area;
+	return 0;
+}
+
+static void die(const char *what, int ret)
+{
+	fprintf(stderr, "bench_host: %s failed (%d)\n", what, ret);
+	exit(1);
+}
+
+static void b_open(struct batches *b)
+{
+	int ret;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->buf = realloc(b->buf, sizeof(*b->buf) * b->cap);
+		b->len = realloc(b->len, sizeof(*b->len) * b->cap);
+		if (!b->buf || !b->len)
+			die("realloc", -ENOMEM);
+	}
+	b->buf[b->n] = aligned_alloc(64, BATCH);
+	if (!b->buf[b->n])
+		die("aligned_alloc", -ENOMEM);
+	ret = viova_codec_enc_init(&b->enc, b->buf[b->n], BATCH,
+				   b->n ? viova_codec_enc_next_seqno(&b->enc) : b->cmds + 1);
+	if (ret)
+		die("enc_init", ret);
+}
+
+static void b_close(struct batches *b)
+{
+	if (viova_codec_enc_finish(&b->enc, &b->len[b->n]) == 0)
+		b->n++;
+	else
+		free(b->buf[b->n]);
+}
+
+/* Run an encoder call; on -ENOSPC start a new batch and retry. */
+#define ENC(b, call)                                                                               \
+	do {                                                                                       \
+		int r_ = (call);                                                                   \
+		if (r_ == -ENOSPC) {                                                               \
+			b_close(b);                                                                \
+			b_open(b);                                                                 \
+			r_ = (call);                                                               \
+		}                                                                                  \
+		if (r_)                                                                            \
+			die(#call, r_);                                                            \
+		(b)->cmds++;                                                                       \
+	} while (0)
+
+static void b_free(struct batches *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		free(b->buf[i]);
+	free(b->buf);
+	free(b->len);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Process every batch; returns seconds. Any failed command aborts the benchmark. */
+static double b_run(struct viova_host *h, struct batches *b)
+{
+	uint64_t t0 = bench_now_ns();
+
+	for (uint32_t i = 0; i < b->n; i++) {
+		int ret = viova_host_process(h, b->buf[i], b->len[i]);
+
+		if (ret)
+			die(viova_host_last_error(h), ret);
+	}
+	return (double)(bench_now_ns() - t0) / 1e9;
+}
+
+static struct viova_host *host_new(uint64_t *seqno)
+{
+	struct viova_backend_config bc = {.sim_max_bytes = (uint64_t)NBUF * 2 * PAGE};
+	struct viova_host_config cfg = {
+	    .backend = "sim",
+	    .backend_config = &bc,
+	    .quotas = {.max_contexts = 4,
+		       .max_buffers = NBUF + 16,
+		       .max_mappings = 4 * NBUF,
+		       .max_bytes = (uint64_t)NBUF * 2 * PAGE},
+	    .max_batch_size = BATCH,
+	    .resp_map = resp_map,
+	};
+	struct viova_host *h;
+	struct batches b = {0};
+	int ret = viova_host_create(&cfg, &h);
+
+	if (ret)
+		die("viova_host_create", ret);
+	b.cmds = *seqno;
+	b_open(&b);
+	ENC(&b, viova_codec_enc_resp_init(&b.enc, 1, 0, AREA, NULL));
+	ENC(&b, viova_codec_enc_ctx_create(&b.enc, 1, 0, 0, 0, 1, 0, NULL));
+	b_close(&b);
+	b_run(h, &b);
+	*seqno = viova_codec_enc_next_seqno(&b.enc) - 1;
+	b_free(&b);
+	return h;
+}
+
+static uint64_t iova_of(const struct viova_capset *caps, uint32_t i)
+{
+	return caps->va_start + (uint64_t)i * 2 * PAGE;
+}
+
+static void bench_set_iova(void)
+{
+	uint64_t seq = 0;
+	struct viova_host *h = host_new(&seq);
+	struct viova_capset caps;
+	struct batches b = {0};
+	size_t mem_empty, mem_unmapped, mem_mapped;
+	double secs;
+	uint64_t cmds;
+
+	viova_host_get_caps(h, &caps);
+	mem_empty = viova_host_mem_bytes(h);
+	b.cmds = seq;
+	b_open(&b);
+	for (uint32_t i = 1; i <= NBUF; i++)
+		ENC(&b, viova_codec_enc_gem_new(&b.enc, 1, i, 0, PAGE, 0, 0, NULL));
+	b_close(&b);
+	b_run(h, &b);
+	seq = viova_codec_enc_next_seqno(&b.enc) - 1;
+	b_free(&b);
+	mem_unmapped = viova_host_mem_bytes(h);
+
+	/* the timed stream: ROUNDS x (map every buffer, clear every buffer) */
+	b.cmds = seq;
+	b_open(&b);
+	cmds = b.cmds;
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		for (uint32_t i = 1; i <= NBUF; i++)
+			ENC(&b, viova_codec_enc_set_iova(
+				    &b.enc, 1, i, 0, iova_of(&caps, (i * 7919u + r) % NBUF), NULL));
+		for (uint32_t i = 1; i <= NBUF; i++)
+			ENC(&b, viova_codec_enc_set_iova(&b.enc, 1, i, 0, 0, NULL));
+	}
+	b_close(&b);
+	cmds = b.cmds - cmds;
+	secs = b_run(h, &b);
+	b_free(&b);
+
+	printf("%-34s %12.0f cmds/s  (%" PRIu64 " commands, %u live buffers, %.3f s)\n",
+	       "SET_IOVA set/clear (core+sim)", (double)cmds / secs, cmds, NBUF, secs);
+	bench_line("host",
+		   "op=set_iova cmds_per_s=%.0f ns_per_cmd=%.1f commands=%" PRIu64
+		   " buffers=%u target_cmds_per_s=3000000",
+		   (double)cmds / secs, secs * 1e9 / (double)cmds, cmds, NBUF);
+
+	/* memory: map every buffer once more and measure */
+	{
+		struct viova_host_counters c;
+
+		viova_host_counters(h, &c);
+		b.cmds = c.processed_seqno;
+	}
+	b_open(&b);
+	for (uint32_t i = 1; i <= NBUF; i++)
+		ENC(&b, viova_codec_enc_set_iova(&b.enc, 1, i, 0, iova_of(&caps, i), NULL));
+	b_close(&b);
+	b_run(h, &b);
+	b_free(&b);
+	mem_mapped = viova_host_mem_bytes(h);
+	printf("%-34s %12.1f B        (per buffer with its mapping: %.1f B)\n",
+	       "host bytes per live mapping", (double)(mem_mapped - mem_unmapped) / NBUF,
+	       (double)(mem_mapped - mem_empty) / NBUF);
+	bench_line("host",
+		   "op=memory bytes_per_mapping=%.1f bytes_per_buffer_and_mapping=%.1f "
+		   "mappings=%u target_bytes_per_mapping=96",
+		   (double)(mem_mapped - mem_unmapped) / NBUF,
+		   (double)(mem_mapped - mem_empty) / NBUF, NBUF);
+	viova_host_destroy(h);
+}
+
+/* The sim backend alone, same set/clear pattern: what the backend costs without the core. */
+static void noop_fence(void *c, void *x, uint64_t f)
+{
+	(void)c;
+	(void)x;
+	(void)f;
+}
+static void noop_fault(void *c, void *x, uint64_t f, uint64_t i, int e)
+{
+	(void)c;
+	(void)x;
+	(void)f;
+	(void)i;
+	(void)e;
+}
+
+static void bench_backend_only(void)
+{
+	static const struct viova_backend_events ev = {noop_fence, noop_fault};
+	struct viova_backend_config bc = {.sim_max_bytes = (uint64_t)NBUF * 2 * PAGE};
+	struct viova_be_bo **bos = calloc(NBUF, sizeof(*bos));
+	struct viova_backend *be;
+	struct viova_capset caps = {0};
+	struct viova_be_vm *vm;
+	uint64_t t0, n = 0;
+	double secs;
+
+	if (!bos || viova_backend_create("sim", &bc, &ev, NULL, &be))
+		die("sim backend", -1);
+	be->ops->get_caps(be, &caps);
+	if (be->ops->vm_create(be, &vm))
+		die("vm_create", -1);
+	for (uint32_t i = 0; i < NBUF; i++) {
+		if (be->ops->bo_create(be, vm, PAGE, 0, &bos[i]))
+			die("bo_create", -1);
+	}
+	t0 = bench_now_ns();
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		for (uint32_t i = 0; i < NBUF; i++, n++)
+			be->ops->bo_set_iova(be, vm, bos[i],
+					     iova_of(&caps, ((i + 1) * 7919u + r) % NBUF));
+		for (uint32_t i = 0; i < NBUF; i++, n++)
+			be->ops->bo_set_iova(be, vm, bos[i], 0);
+	}
+	secs = (double)(bench_now_ns() - t0) / 1e9;
+	printf("%-34s %12.0f calls/s (the backend's share of the above)\n", "sim bo_set_iova alone",
+	       (double)n / secs);
+	bench_line("host", "op=set_iova_backend_only calls_per_s=%.0f ns_per_call=%.1f",
+		   (double)n / secs, secs * 1e9 / (double)n);
+	for (uint32_t i = 0; i < NBUF; i++)
+		be->ops->bo_close(be, bos[i]);
+	be->ops->vm_destroy(be, vm);
+	be->ops->destroy(be);
+	free(bos);
+}
+
+/* NOPs: the cost of decode + dispatch alone, the floor under every command. */
+static void bench_nop(void)
+{
+	uint64_t seq = 0;
+	struct viova_host *h = host_new(&seq);
+	struct batches b = {0};
+	uint64_t cmds;
+	double secs;
+
+	b.cmds = seq;
+	b_open(&b);
+	cmds = b.cmds;
+	for (uint32_t i = 0; i < 2 * ROUNDS * NBUF; i++)
+		ENC(&b, viova_codec_enc_nop(&b.enc, NULL));
+	b_close(&b);
+	cmds = b.cmds - cmds;
+	secs = b_run(h, &b);
+	b_free(&b);
+	printf("%-34s %12.0f cmds/s  (%.1f ns each: decode + dispatch)\n", "NOP",
+	       (double)cmds / secs, secs * 1e9 / (double)cmds);
+	bench_line("host", "op=nop cmds_per_s=%.0f ns_per_cmd=%.1f", (double)cmds / secs,
+		   secs * 1e9 / (double)cmds);
+	viova_host_destroy(h);
+}
+
+static void bench_mixed(void)
+{
+	uint64_t seq = 0;
+	struct viova_host *h = host_new(&seq);
+	struct viova_capset caps;
+	struct batches b = {0};
+	uint8_t data[256];
+	uint64_t cmds, fence = 0;
+	const uint32_t iters = 20000;
+	double secs;
+
+	memset(data, 0x5a, sizeof(data));
+	viova_host_get_caps(h, &caps);
+	b.cmds = seq;
+	b_open(&b);
+	cmds = b.cmds;
+	for (uint32_t i = 1; i <= iters; i++) {
+		uint32_t id = i % 4096 + 1;
+		uint64_t va = iova_of(&caps, id * 4), va2 = iova_of(&caps, id * 4 + 2);
+		struct viova_codec_bind bind = {0, id, va2, PAGE, PAGE, 0};
+
+		ENC(&b, viova_codec_enc_gem_new(&b.enc, 1, id, 0, 2 * PAGE, 0, va, NULL));
+		ENC(&b, viova_codec_enc_gem_upload(&b.enc, 1, id, 64, data, sizeof(data), NULL));
+		ENC(&b, viova_codec_enc_vm_bind(&b.enc, 1, &bind, NULL));
+		if (i % 16 == 0) {
+			struct viova_sim_job job = viova_codec_sim_fill(va, 256, i);
+			struct viova_submit_bo bo = {id, VIOVA_SUBMIT_BO_WRITE};
+			struct viova_codec_submit sub = {.format = VIOVA_SUBMIT_FORMAT_SIM,
+							 .out_fence = ++fence,
+							 .bos = &bo,
+							 .bo_count = 1,
+							 .cmds = &job,
+							 .cmd_count = 1};
+
+			ENC(&b, viova_codec_enc_submit(&b.enc, 1, &sub, NULL));
+			ENC(&b,
+			    viova_codec_enc_wait_fence(&b.enc, 1, fence, 100000000ull, 4096, NULL));
+		}
+		ENC(&b, viova_codec_enc_gem_download(&b.enc, 1, id, 0, 512, 0, NULL));
+		ENC(&b, viova_codec_enc_vm_unbind(&b.enc, 1, 0, va2, PAGE, NULL));
+		ENC(&b, viova_codec_enc_set_iova(&b.enc, 1, id, 0, 0, NULL));
+		ENC(&b, viova_codec_enc_set_iova(&b.enc, 1, id, 0, va2, NULL));
+		ENC(&b, viova_codec_enc_gem_close(&b.enc, 1, id, NULL));
+	}
+	b_close(&b);
+	cmds = b.cmds - cmds;
+	secs = b_run(h, &b);
+	b_free(&b);
+	printf("%-34s %12.0f cmds/s  (%" PRIu64 " commands, 1 submit per 16 buffers)\n",
+	       "mixed stream", (double)cmds / secs, cmds);
+	bench_line("host", "op=mixed cmds_per_s=%.0f commands=%" PRIu64, (double)cmds / secs, cmds);
+	viova_host_destroy(h);
+}
+
+int main(void)
+{
+	area = aligned_alloc(64, AREA);
+	if (!area)
+		die("aligned_alloc", -ENOMEM);
+	printf("bench_host: host core on the sim backend (one connection, one context)\n");
+	bench_set_iova();
+	bench_backend_only();
+	bench_nop();
+	bench_mixed();
+	free(area);
+	return 0;
+}

@@ -248,7 +248,7 @@ static void bench_backend_only(void)
 	static const struct viova_backend_events ev = {noop_fence, noop_fault};
 	struct viova_backend_config bc = {.sim_max_bytes = (uint64_t)NBUF * 2 * PAGE};
 	struct viova_be_bo **bos = calloc(NBUF, sizeof(*bos));
-	struct viova_backend *be;
+	struct viova_backend *be = NULL;
 	struct viova_capset caps = {0};
 	struct viova_be_vm *vm;
 	uint64_t t0, n = 0;

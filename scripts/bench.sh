@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 "$VIOVA_ROOT/scripts/deps.sh"
 BUILD_DIR=${BENCH_BUILD_DIR:-$VIOVA_ROOT/build-release}
 configure "$BUILD_DIR" -Dbuildtype=release -Dtests=disabled
-meson compile -C "$BUILD_DIR" >/dev/null
+compile "$BUILD_DIR"
 
 available=()
 for b in "$BUILD_DIR"/bench/bench_*; do

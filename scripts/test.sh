@@ -38,7 +38,7 @@ CC=clang configure "$ASAN_BUILD_DIR" -Dwerror=true \
   -Db_sanitize=address,undefined -Db_lundef=false \
   -Dc_args=-fno-sanitize-recover=all -Dfuzz=enabled \
   -Dfuzz_seconds="${VIOVA_FUZZ_SECONDS:-60}"
-meson compile -C "$ASAN_BUILD_DIR" >/dev/null
+compile "$ASAN_BUILD_DIR"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "unit + integration + fuzz (ASan+UBSan build)" "$ASAN_BUILD_DIR" \
     --suite unit --suite integration --suite fuzz

@@ -22,7 +22,7 @@ dir=${FUZZ_BUILD_DIR:-$VIOVA_ROOT/build-fuzz}
 CC=clang configure "$dir" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
   -Dc_args=-fno-sanitize-recover=all -Dfuzz=enabled
 # Only the target: other modules' work in progress must not stop a fuzz run.
-meson compile -C "$dir" tests/fuzz/fuzz_decoder >/dev/null
+compile "$dir" tests/fuzz/fuzz_decoder
 fuzzer=$dir/tests/fuzz/fuzz_decoder
 
 work=$VIOVA_ROOT/.fuzz-work/decoder

@@ -2,7 +2,7 @@
 /*
  * viova.c - the `viova` command line: a table of subcommands.
  *
- *   viova demo             the main job (until the host and guest exist: the allocator tour)
+ *   viova demo             the main job: viova-host (sim) and guest processes over its socket
  *   viova vma-walkthrough  the range allocator at work, step by step
  *   viova help             this list
  */
@@ -20,8 +20,8 @@ struct subcommand {
 static int help(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
-    {"demo", "run the main job (for now: the range allocator walk-through)",
-     viova_tool_vma_walkthrough},
+    {"demo", "run the main job: viova-host (sim backend) and several guest processes",
+     viova_tool_demo},
     {"vma-walkthrough", "show the iova range allocator (common/vma) at work",
      viova_tool_vma_walkthrough},
     {"help", "list the subcommands", help},

@@ -11,4 +11,7 @@
 /* tools/vma_walkthrough.c: a short, readable tour of the range allocator (common/vma). */
 int viova_tool_vma_walkthrough(int argc, char **argv);
 
+/* tools/demo.c: the main job - viova-host (sim) and several guest processes over its socket. */
+int viova_tool_demo(int argc, char **argv);
+
 #endif

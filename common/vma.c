@@ -437,6 +437,92 @@ static int reserve_room(struct viova_vma *v, uint32_t nodes, uint32_t slots)
 	return relayout(v, (uint32_t)ncap, (uint32_t)scap);
 }
 
+/* Owned heaps never shrink their node array below this many entries. */
+#define VMA_SHRINK_MIN_NODES 4096u
+
+/* Re-point every link to node @from (address tree, size tree, handle index) at @to. */
+static void move_node(struct viova_vma *v, uint32_t from, uint32_t to)
+{
+	struct vma_node *n = v->n;
+	struct vma_region *r = v->r;
+	uint32_t p;
+
+	n[to] = n[from];
+	p = n[to].parent;
+	if (p == VMA_NIL)
+		r->root = to;
+	else if (n[p].left == from)
+		n[p].left = to;
+	else
+		n[p].right = to;
+	if (n[to].left != VMA_NIL)
+		n[n[to].left].parent = to;
+	if (n[to].right != VMA_NIL)
+		n[n[to].right].parent = to;
+	if (v->sl && n[to].kind == VMA_HOLE) {
+		struct vma_slinks *sl = v->sl;
+
+		sl[to] = sl[from];
+		p = sl[to].parent;
+		if (p == VMA_NIL)
+			r->sroot = to;
+		else if (sl[p].left == from)
+			sl[p].left = to;
+		else
+			sl[p].right = to;
+		if (sl[to].left != VMA_NIL)
+			sl[sl[to].left].parent = to;
+		if (sl[to].right != VMA_NIL)
+			sl[sl[to].right].parent = to;
+	}
+	if (n[to].kind == VMA_ALLOC)
+		vma_handles_rebind(v, n[to].handle, to);
+	n[from].kind = VMA_FREE;
+}
+
+/*
+ * Owned heaps only: when at most a quarter of the node array is live, move the live nodes into
+ * its lower half and give the upper half back (and the handle slots likewise). Capacities grow
+ * by doubling when full and shrink by halving when a quarter full, so a heap that grew for a
+ * peak does not keep the peak's memory, and the O(capacity) copy is amortised O(1) per
+ * operation (at least a quarter of the capacity in frees happened since the last resize).
+ * Failing to allocate the smaller block just keeps the larger one.
+ */
+static void maybe_shrink(struct viova_vma *v)
+{
+	struct vma_region *r = v->r;
+	uint32_t ncap = r->node_cap, scap = r->slot_cap;
+
+	if (r->in_place || ncap <= VMA_SHRINK_MIN_NODES || (uint64_t)r->nodes_live * 4 > ncap)
+		return;
+	ncap /= 2;
+	/* halve the handle slots too while they would still be at most half their load limit */
+	while (scap > VMA_OWNED_INITIAL_SLOTS && r->slot_used * 2 <= vma_handles_limit(scap / 2))
+		scap /= 2;
+
+	/* live nodes above the new capacity go to free indices below it (there are enough) */
+	struct vma_node *n = v->n;
+	uint32_t lo = 1;
+
+	for (uint32_t i = ncap; i < r->node_hwm; i++) {
+		if (n[i].kind == VMA_FREE)
+			continue;
+		while (n[lo].kind != VMA_FREE)
+			lo++;
+		move_node(v, i, lo++);
+	}
+	if (r->node_hwm > ncap)
+		r->node_hwm = ncap;
+	r->free_head = VMA_NIL;
+	for (uint32_t i = r->node_hwm; i-- > 1;) {
+		if (n[i].kind == VMA_FREE) {
+			n[i].left = r->free_head;
+			r->free_head = i;
+		}
+	}
+	(void)relayout(v, ncap, scap); /* on -ENOMEM the compacted heap stays in the old block */
+}
+
 /* ---- placement ---- */
 
 /* Does [o, o + size) cross a multiple of no_span? (size <= no_span is checked up front.) */
@@ -495,60 +581,78 @@ static bool fit_high(uint64_t s, uint64_t e, const struct vma_req *q, uint64_t *
 /* Can subtree @i (address tree) hold @q at all? (A necessary condition, see struct vma_node.) */
 static inline bool may_fit(const struct vma_node *n, uint32_t i, const struct vma_req *q)
 {
-	return n[i].max_hole >= q->size && n[i].lvl[q->lvl] >= q->need;
+	return n[i].lvl[q->lvl] >= q->need;
+}
+
+/* Can hole @x itself take @q at or above @lo? Sets *off to the lowest such offset. */
+static inline bool hole_fits_low(const struct vma_node *x, uint64_t lo, const struct vma_req *q,
+				 uint64_t *off)
+{
+	return x->kind == VMA_HOLE && x->size >= q->size && vma_end_of(x) > lo &&
+	       fit_low(x->start > lo ? x->start : lo, vma_end_of(x), q, off);
 }
 
 /*
  * Lowest fitting offset >= lo in subtree @i. Subtrees that cannot hold the request after
  * alignment (may_fit) are skipped without being entered, so the search is one root-to-leaf
  * descent, O(log n). Only a hole that passes may_fit and still does not fit (clipped by lo, a
- * no-span boundary, an alignment above the levels, a hole not aligned to g) makes it go on to
- * the next candidate: O((1 + k) log n) for k such near-misses (docs/allocator.md).
+ * no-span boundary, an alignment above the levels, a hole not aligned to g, the codes' rounding)
+ * makes it go on to the next candidate: O((1 + k) log n) for k such near-misses
+ * (docs/allocator.md). An in-order walk with an explicit stack of the nodes whose left subtree
+ * is being searched (ancestors of the current node, so at most the tree height).
  */
 static uint32_t first_fit(const struct viova_vma *v, uint32_t i, uint64_t lo,
 			  const struct vma_req *q, uint64_t *off)
 {
 	const struct vma_node *n = v->n;
+	uint32_t stack[VMA_MAX_HEIGHT + 1];
+	int sp = 0;
 
-	while (i != VMA_NIL && may_fit(n, i, q)) {
-		const struct vma_node *x = &n[i];
-
-		/* Everything left of x ends at or before x->start: useless when that is <= lo. */
-		if (x->start > lo && may_fit(n, x->left, q)) {
-			uint32_t f = first_fit(v, x->left, lo, q, off);
-
-			if (f != VMA_NIL)
-				return f;
+	for (;;) {
+		while (i != VMA_NIL && may_fit(n, i, q)) {
+			/* Everything left of x ends at or before x->start: useless when <= lo. */
+			if (n[i].start > lo) {
+				stack[sp++] = i;
+				i = n[i].left;
+				continue;
+			}
+			if (hole_fits_low(&n[i], lo, q, off))
+				return i;
+			i = n[i].right;
 		}
-		if (x->kind == VMA_HOLE && x->size >= q->size && vma_end_of(x) > lo &&
-		    fit_low(x->start > lo ? x->start : lo, vma_end_of(x), q, off))
+		if (!sp)
+			return VMA_NIL;
+		i = stack[--sp];
+		if (hole_fits_low(&n[i], lo, q, off))
 			return i;
-		i = x->right;
+		i = n[i].right;
 	}
-	return VMA_NIL;
 }
 
-/* Highest fitting offset in subtree @i: first_fit mirrored. */
+/* Highest fitting offset in subtree @i: first_fit mirrored (no lower bound). */
 static uint32_t last_fit(const struct viova_vma *v, uint32_t i, const struct vma_req *q,
 			 uint64_t *off)
 {
 	const struct vma_node *n = v->n;
+	uint32_t stack[VMA_MAX_HEIGHT + 1];
+	int sp = 0;
 
-	while (i != VMA_NIL && may_fit(n, i, q)) {
+	for (;;) {
+		while (i != VMA_NIL && may_fit(n, i, q)) {
+			stack[sp++] = i;
+			i = n[i].right;
+		}
+		if (!sp)
+			return VMA_NIL;
+		i = stack[--sp];
+
 		const struct vma_node *x = &n[i];
 
-		if (may_fit(n, x->right, q)) {
-			uint32_t f = last_fit(v, x->right, q, off);
-
-			if (f != VMA_NIL)
-				return f;
-		}
 		if (x->kind == VMA_HOLE && x->size >= q->size &&
 		    fit_high(x->start, vma_end_of(x), q, off))
 			return i;
 		i = x->left;
 	}
-	return VMA_NIL;
 }
 
 /*
@@ -559,25 +663,26 @@ static uint32_t best_fit(const struct viova_vma *v, uint32_t i, const struct vma
 			 uint64_t *off)
 {
 	const struct vma_slinks *sl = v->sl;
+	const struct vma_node *n = v->n;
+	uint32_t stack[VMA_MAX_HEIGHT + 1];
+	int sp = 0;
 
-	while (i != VMA_NIL && sl[i].lvl[q->lvl] >= q->need) {
-		const struct vma_node *x = &v->n[i];
-
-		if (x->size < q->size) { /* so is everything to its left */
-			i = sl[i].right;
-			continue;
+	for (;;) {
+		while (i != VMA_NIL && sl[i].lvl[q->lvl] >= q->need) {
+			if (n[i].size < q->size) { /* so is everything to its left */
+				i = sl[i].right;
+				continue;
+			}
+			stack[sp++] = i;
+			i = sl[i].left;
 		}
-		if (sl[sl[i].left].lvl[q->lvl] >= q->need) {
-			uint32_t f = best_fit(v, sl[i].left, q, off);
-
-			if (f != VMA_NIL)
-				return f;
-		}
-		if (fit_low(x->start, vma_end_of(x), q, off))
+		if (!sp)
+			return VMA_NIL;
+		i = stack[--sp];
+		if (fit_low(n[i].start, vma_end_of(&n[i]), q, off))
 			return i;
 		i = sl[i].right;
 	}
-	return VMA_NIL;
 }
 
 /* splitmix64: documented in viova/vma.h (RANDOM) so that placements can be reproduced. */
@@ -640,79 +745,139 @@ static uint32_t carve_nodes(const struct viova_vma *v, uint32_t h, uint64_t o, u
 /*
  * Turn [o, o + size) of hole @h into a used segment; the rest of the hole stays one or two holes.
  *
- *   before:  |<---------------- hole h ---------------->|
- *   after:   |<- hole h ->|<- used u ->|<- new hole t ->|
+ *   before:  |<------------------- hole h ------------------->|
+ *   after:   |<- hole lo ->|<- used u ->|<----- hole hi ----->|
  *
- * h keeps its start (its place in the address tree does not move); when o == h's start, h itself
- * becomes the used segment. Returns the used segment's node.
+ * Node h keeps the larger leftover hole (its place in address order is unaffected: the three
+ * pieces are contiguous, nothing lies between them). Why: the larger piece's aggregates barely
+ * move (a 100 TiB hole that loses 64 KiB keeps its lvl[] codes), so its repair stops at h, and
+ * the new nodes are small leaves next to h whose changes stop below h. Keeping the *lower* piece
+ * instead made every RELOC bump (cursor inside the huge tail hole) repair up to the root twice.
+ * With no leftover, h itself becomes the used segment. Returns the used segment's node.
  */
 static uint32_t carve(struct viova_vma *v, uint32_t h, uint64_t o, uint64_t size, uint8_t kind,
 		      uint32_t tag)
 {
 	struct vma_node *x = &v->n[h];
 	uint64_t s = x->start, e = vma_end_of(x);
-	uint32_t u;
+	uint64_t lo = o - s, hi = e - (o + size);
+	uint32_t u, t = VMA_NIL;
 
 	vma_size_remove(v, h);
-	if (o == s) {
+	if (!lo && !hi) { /* the hole is used up exactly */
 		x->kind = kind;
 		x->handle = tag;
-		x->size = size;
 		v->r->holes--;
-		if (o + size == e) /* else inserting the rest below repairs h on its way up */
-			vma_tree_fix_up(v, h);
-		u = h;
-	} else {
-		x->size = o - s;
-		u = node_new(v, kind, o, size, tag);
-		vma_tree_insert_after(v, h, u);
-		vma_size_insert(v, h);
+		vma_tree_fix_up(v, h);
+		return h;
 	}
-	if (o + size < e) {
-		uint32_t t = node_new(v, VMA_HOLE, o + size, e - (o + size), VIOVA_VMA_NO_HANDLE);
-
-		vma_tree_insert_after(v, u, t);
+	if (hi > lo) {
+		/* h becomes the upper leftover; u and the lower one (if any) go before it */
+		x->start = o + size;
+		x->size = hi;
+		u = node_new(v, kind, o, size, tag);
+		if (lo)
+			t = node_new(v, VMA_HOLE, s, lo, VIOVA_VMA_NO_HANDLE);
+		vma_tree_insert_before(v, h, u, t);
+	} else {
+		x->size = lo;
+		u = node_new(v, kind, o, size, tag);
+		if (hi)
+			t = node_new(v, VMA_HOLE, o + size, hi, VIOVA_VMA_NO_HANDLE);
+		vma_tree_insert_after(v, h, u, t);
+	}
+	vma_size_insert(v, h);
+	if (t != VMA_NIL) {
 		vma_size_insert(v, t);
 		v->r->holes++;
 	}
 	return u;
 }
 
-/* Give used segment @x back: it becomes a hole, merged with a hole on either side. */
+/*
+ * Unlink used segment @x from the address tree, after the caller changed the fields of its
+ * neighbour hole @keep (predecessor or successor) to absorb it: one repair walk when @keep is
+ * an ancestor of x or takes x's place, else a second one for @keep.
+ */
+static void unlink_into(struct viova_vma *v, uint32_t x, uint32_t keep, bool keep_is_prev)
+{
+	const struct vma_node *n = v->n;
+
+	if (keep_is_prev ? n[x].left == VMA_NIL : n[x].right == VMA_NIL) {
+		/* keep, x's in-order neighbour on the childless side, is an ancestor of x */
+		vma_tree_remove(v, x, keep);
+	} else if (!keep_is_prev && n[x].left != VMA_NIL) {
+		/* two children: the successor keep is moved into x's place and recomputed there */
+		vma_tree_remove(v, x, VMA_NIL);
+	} else {
+		vma_tree_remove(v, x, VMA_NIL);
+		vma_tree_fix_up(v, keep);
+	}
+}
+
+/*
+ * Give used segment @x back: it becomes a hole, merged with a hole on either side. The larger
+ * neighbour hole absorbs the others (same reason as in carve: its aggregates barely move), so
+ * freeing next to a huge hole does not repair up to the root.
+ */
 static void release(struct viova_vma *v, uint32_t x)
 {
 	uint32_t p = vma_tree_prev(v, x), s = vma_tree_next(v, x);
 	bool ph = p != VMA_NIL && v->n[p].kind == VMA_HOLE;
 	bool sh = s != VMA_NIL && v->n[s].kind == VMA_HOLE;
-	uint64_t grow = v->n[x].size;
+	uint64_t xs = v->n[x].start, xsz = v->n[x].size;
 
-	if (sh) {
-		grow += v->n[s].size;
+	if (sh && (!ph || v->n[s].size > v->n[p].size)) {
+		/* s absorbs x and, if it is a hole, p */
+		uint64_t start = xs, grow = xsz;
+
 		vma_size_remove(v, s);
-		vma_tree_remove(v, s, VMA_NIL);
-		node_free(v, s);
-		v->r->holes--;
+		if (ph) {
+			start = v->n[p].start;
+			grow += v->n[p].size;
+			vma_size_remove(v, p);
+			v->r->holes--;
+		}
+		v->n[s].start = start;
+		v->n[s].size += grow;
+		if (!ph || !vma_tree_remove_pair(v, p, x, s)) {
+			if (ph)
+				vma_tree_remove(v, p, VMA_NIL);
+			unlink_into(v, x, s, false);
+		}
+		if (ph)
+			node_free(v, p);
+		node_free(v, x);
+		vma_size_insert(v, s);
+		return;
 	}
 	if (ph) {
+		/* p absorbs x and, if it is a hole, s */
+		uint64_t grow = xsz;
+
 		vma_size_remove(v, p);
-		v->n[p].size += grow;
-		if (v->n[x].left == VMA_NIL) {
-			/* then p, x's predecessor, is an ancestor: one repair walk covers both */
-			vma_tree_remove(v, x, p);
-		} else {
-			vma_tree_remove(v, x, VMA_NIL);
-			vma_tree_fix_up(v, p);
+		if (sh) {
+			grow += v->n[s].size;
+			vma_size_remove(v, s);
+			v->r->holes--;
 		}
+		v->n[p].size += grow;
+		if (!sh || !vma_tree_remove_pair(v, x, s, p)) {
+			if (sh)
+				vma_tree_remove(v, s, VMA_NIL);
+			unlink_into(v, x, p, true);
+		}
+		if (sh)
+			node_free(v, s);
 		node_free(v, x);
 		vma_size_insert(v, p);
-	} else {
-		v->n[x].kind = VMA_HOLE;
-		v->n[x].handle = VIOVA_VMA_NO_HANDLE;
-		v->n[x].size = grow;
-		vma_tree_fix_up(v, x);
-		vma_size_insert(v, x);
-		v->r->holes++;
+		return;
 	}
+	v->n[x].kind = VMA_HOLE;
+	v->n[x].handle = VIOVA_VMA_NO_HANDLE;
+	vma_tree_fix_up(v, x);
+	vma_size_insert(v, x);
+	v->r->holes++;
 }
 
 /* ---- operations ---- */
@@ -809,6 +974,7 @@ int viova_vma_free(struct viova_vma *vma, uint32_t handle)
 		vma->r->allocs--;
 		vma->r->alloc_bytes -= vma->n[u].size;
 		release(vma, u);
+		maybe_shrink(vma);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&vma->lock);
@@ -928,6 +1094,7 @@ int viova_vma_unreserve(struct viova_vma *vma, uint32_t handle, uint64_t offset,
 		vma->r->resvs--;
 		vma->r->resv_bytes -= size;
 		release(vma, x);
+		maybe_shrink(vma);
 	}
 	pthread_mutex_unlock(&vma->lock);
 	return ret;
@@ -1038,7 +1205,7 @@ int viova_vma_get_stats(struct viova_vma *vma, struct viova_vma_stats *st)
 	st->reservations = r->resvs;
 	st->reserved_bytes = r->resv_bytes;
 	st->free_bytes = (r->end - r->start) - r->alloc_bytes - r->resv_bytes;
-	st->largest_hole = vma->n[r->root].max_hole;
+	st->largest_hole = vma_tree_largest_hole(vma);
 	st->holes = r->holes;
 	st->reloc_wraps = r->wraps;
 	st->nodes_used = r->nodes_live;

@@ -94,13 +94,24 @@ static void visit_segment(struct ck *c, uint32_t i)
 	}
 }
 
+/* A segment's own levels by their definition (vma_own_levels takes shortcuts: check them). */
+static void ref_own_levels(const struct vma_region *r, const struct vma_node *x,
+			   int16_t out[VMA_LEVELS])
+{
+	for (int j = 0; j < VMA_LEVELS; j++) {
+		uint64_t a = r->default_align << j, pad = (a - (x->start & (a - 1))) & (a - 1);
+
+		out[j] = x->kind == VMA_HOLE && pad < x->size ? vma_lvl_encode(x->size - pad) : 0;
+	}
+}
+
 /* Are @got the subtree maxima of @i's own levels and its children's stored levels? */
 static void check_levels(struct ck *c, uint32_t i, const int16_t *got, const int16_t *l,
 			 const int16_t *r, const char *tree)
 {
 	int16_t own[VMA_LEVELS];
 
-	vma_own_levels(c->v->r, &c->v->n[i], own);
+	ref_own_levels(c->v->r, &c->v->n[i], own);
 	for (int j = 0; j < VMA_LEVELS; j++) {
 		int16_t m = own[j] > l[j] ? own[j] : l[j];
 
@@ -148,8 +159,7 @@ static int check_addr(struct ck *c, uint32_t i, uint32_t parent, int depth)
 		     n[i].start, hl, hr);
 
 	int h = 1 + (hl > hr ? hl : hr);
-	uint64_t own = n[i].kind == VMA_HOLE ? n[i].size : 0;
-	uint64_t m = own;
+	int16_t m = n[i].kind == VMA_HOLE ? vma_lvl_encode(n[i].size) : 0;
 
 	if (n[n[i].left].max_hole > m)
 		m = n[n[i].left].max_hole;
@@ -159,8 +169,8 @@ static int check_addr(struct ck *c, uint32_t i, uint32_t parent, int depth)
 		fail(c, "node %" PRIu32 ": stored height %u, real %d", i, n[i].height, h);
 	if (n[i].max_hole != m)
 		fail(c,
-		     "node %" PRIu32 " at 0x%" PRIx64 ": max_hole 0x%" PRIx64
-		     ", subtree's largest hole is 0x%" PRIx64,
+		     "node %" PRIu32 " at 0x%" PRIx64 ": max_hole code %d"
+		     ", the subtree's largest hole has code %d",
 		     i, n[i].start, n[i].max_hole, m);
 	check_levels(c, i, n[i].lvl, n[n[i].left].lvl, n[n[i].right].lvl, "address tree");
 	return c->err ? -1 : h;

@@ -76,3 +76,15 @@ void vma_handles_rehash(struct viova_vma *v, const struct vma_slot *old, uint32_
 		if (old[i].node != VMA_NIL)
 			vma_handles_insert(v, old[i].handle, old[i].node);
 }
+
+void vma_handles_rebind(struct viova_vma *v, uint32_t handle, uint32_t node)
+{
+	uint32_t mask = v->r->slot_cap - 1;
+
+	for (uint32_t i = slot_of(v, handle); v->slots[i].node != VMA_NIL; i = (i + 1) & mask) {
+		if (v->slots[i].handle == handle) {
+			v->slots[i].node = node;
+			return;
+		}
+	}
+}

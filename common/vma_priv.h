@@ -27,7 +27,7 @@
 
 #define VMA_NIL 0u
 #define VMA_MAGIC 0x616d7669u /* "ivma" */
-#define VMA_VERSION 1u
+#define VMA_VERSION 2u /* 2: max_hole as a 16-bit code (node layout changed) */
 /* Deepest AVL tree with 2^32 nodes is 1.44 * 32 < 48; the checker refuses anything deeper. */
 #define VMA_MAX_HEIGHT 64
 /*
@@ -56,13 +56,20 @@ enum vma_kind {
 struct vma_node {
 	uint64_t start;
 	uint64_t size;
-	uint64_t max_hole; /* largest hole size in this node's address subtree (0 if none) */
 	uint32_t left, right, parent; /* address tree; free list uses left */
 	uint32_t handle; /* ALLOC: object handle; RESV: tag; HOLE: VIOVA_VMA_NO_HANDLE */
 	int16_t lvl[VMA_LEVELS];
+	/*
+	 * Largest hole size in this subtree as a vma_lvl_encode() code (0 if none): an upper
+	 * bound within 0.2%, like lvl[]. Not exact on purpose: a big hole that shrinks or grows
+	 * by a few pages keeps its code, so the repair walk stops at once instead of carrying a
+	 * new exact maximum to the root (docs/allocator.md, "repair"). The exact largest hole is
+	 * found on demand by a descent pruned with these codes (vma_tree_largest_hole).
+	 */
+	int16_t max_hole;
 	uint8_t height; /* AVL height, leaf = 1, NIL = 0 */
 	uint8_t kind;	/* enum vma_kind */
-	uint8_t pad[6];
+	uint8_t pad[12];
 };
 
 /* Size tree (holes ordered by (size, start)), parallel to the node array; lvl as above. */
@@ -151,7 +158,29 @@ static inline int16_t vma_lvl_encode(uint64_t u)
 	return (int16_t)(((uint32_t)(b - 8) << 9) + mant - 512); /* <= 56 << 9 */
 }
 
-/* Levels of one segment itself: usable bytes after aligning its start, 0 unless a hole. */
+/*
+ * The largest byte count whose code is @c (codes round up, so every u with vma_lvl_encode(u) ==
+ * c is <= this): an upper bound to prune with when an exact maximum is wanted.
+ */
+static inline uint64_t vma_lvl_decode_max(int16_t c)
+{
+	if (c < 1024)
+		return c < 0 ? 0 : (uint64_t)c;
+	if (c >= (56 << 9)) /* 2^64 after rounding up */
+		return UINT64_MAX;
+	return ((uint64_t)(c & 511) + 512) << ((c >> 9) - 1);
+}
+
+/*
+ * Levels of one segment itself: usable bytes after aligning its start, 0 unless a hole.
+ *
+ * Level j's value is enc(size - pad_j), pad_j = (-start) mod (g << j), and pad_j grows with j.
+ * Codes are contiguous (enc(u) <= c exactly when u <= vma_lvl_decode_max(c)), so when even the
+ * largest pad is below size - decode_max(enc(size) - 1), every level has the code of the size
+ * itself: one compare for the large holes whose levels dominate the tree (a 100 TiB hole, the
+ * usual case on the hot path). Otherwise one encode per distinct pad. vma_check.c recomputes
+ * these with the plain definition.
+ */
 static inline void vma_own_levels(const struct vma_region *r, const struct vma_node *x,
 				  int16_t out[VMA_LEVELS])
 {
@@ -160,15 +189,25 @@ static inline void vma_own_levels(const struct vma_region *r, const struct vma_n
 			out[j] = 0;
 		return;
 	}
-	/* pad to alignment A = (-start) & (A - 1): one negation serves every level */
-	uint64_t neg = 0 - x->start, prev_pad = UINT64_MAX;
-	int16_t code = 0;
+
+	uint64_t neg = 0 - x->start, size = x->size;
+	int16_t c = vma_lvl_encode(size);
+
+	if ((neg & ((r->default_align << (VMA_LEVELS - 1)) - 1)) <
+	    size - vma_lvl_decode_max((int16_t)(c - 1))) {
+		for (int j = 0; j < VMA_LEVELS; j++)
+			out[j] = c;
+		return;
+	}
+
+	uint64_t prev_pad = 0;
+	int16_t code = c;
 
 	for (int j = 0; j < VMA_LEVELS; j++) {
 		uint64_t pad = neg & ((r->default_align << j) - 1);
 
-		if (pad != prev_pad) /* most holes are aligned well beyond g: encode once */
-			code = pad < x->size ? vma_lvl_encode(x->size - pad) : 0;
+		if (pad != prev_pad) /* many holes are aligned beyond g: encode once per pad */
+			code = pad < size ? vma_lvl_encode(size - pad) : 0;
 		prev_pad = pad;
 		out[j] = code;
 	}
@@ -181,19 +220,30 @@ void vma_bind(struct viova_vma *v);
 /* Re-establish height / max_hole / balance from @i up to the root after @i or its links changed. */
 void vma_tree_fix_up(struct viova_vma *v, uint32_t i);
 /*
- * Insert leaf @x (start, size, kind set) right after @after in address order (@after != NIL).
- * The repair walk also recomputes @after (x lands in its right subtree), so a caller that just
- * changed @after's own fields needs no separate vma_tree_fix_up(after).
+ * Insert new node @x (start, size, kind set) right after @after in address order (@after !=
+ * NIL), and new node @y (NIL: none) right after x, with one repair walk. The walk also
+ * recomputes @after (x lands in its right subtree), so a caller that just changed @after's own
+ * fields needs no separate vma_tree_fix_up(after).
  */
-void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x);
+void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x, uint32_t y);
+/* Mirror: @x right before @before, @y (NIL: none) right before x; @before is repaired too. */
+void vma_tree_insert_before(struct viova_vma *v, uint32_t before, uint32_t x, uint32_t y);
 /* Insert @x as the only node of an empty tree. */
 void vma_tree_insert_root(struct viova_vma *v, uint32_t x);
 /* Unlink @x. @ancestor: NIL, or an ancestor of x whose own fields the caller changed. */
 void vma_tree_remove(struct viova_vma *v, uint32_t x, uint32_t ancestor);
+/*
+ * Unlink @a and @b (b right after a in address order) in one repair walk when they form a
+ * whole 2-node subtree (what vma_tree_insert_after/_before build); false (nothing done) if not.
+ * @ancestor as for vma_tree_remove; the in-order neighbours of the pair qualify.
+ */
+bool vma_tree_remove_pair(struct viova_vma *v, uint32_t a, uint32_t b, uint32_t ancestor);
 uint32_t vma_tree_prev(const struct viova_vma *v, uint32_t x);
 uint32_t vma_tree_next(const struct viova_vma *v, uint32_t x);
 /* The segment containing @addr (start <= addr < end), or NIL if addr is outside the heap. */
 uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr);
+/* The exact size of the largest hole (0 if none): O(log n) unless many holes share its code. */
+uint64_t vma_tree_largest_hole(const struct viova_vma *v);
 
 /* Size tree: only when v->sl != NULL; no-ops otherwise. */
 void vma_size_insert(struct viova_vma *v, uint32_t x);
@@ -204,6 +254,8 @@ uint32_t vma_handles_find(const struct viova_vma *v, uint32_t handle);
 /* Caller guaranteed room (vma_reserve_room) and that @handle is absent. */
 void vma_handles_insert(struct viova_vma *v, uint32_t handle, uint32_t node);
 void vma_handles_remove(struct viova_vma *v, uint32_t handle);
+/* Point the present entry of @handle at @node (the node moved in the arena). */
+void vma_handles_rebind(struct viova_vma *v, uint32_t handle, uint32_t node);
 /* Insert every entry of @old (cap @old_cap) into the empty table of @v: used when it grows. */
 void vma_handles_rehash(struct viova_vma *v, const struct vma_slot *old, uint32_t old_cap);
 /* Largest number of entries a table of @cap slots accepts (load factor 3/4). */

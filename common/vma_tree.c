@@ -55,9 +55,9 @@ static inline uint8_t height(struct viova_vma *v, enum tree_id t, uint32_t i)
 	return *lnk_height(v, t, i);
 }
 
-static inline uint64_t max3(uint64_t a, uint64_t b, uint64_t c)
+static inline int16_t max3(int16_t a, int16_t b, int16_t c)
 {
-	uint64_t m = a > b ? a : b;
+	int16_t m = a > b ? a : b;
 
 	return m > c ? m : c;
 }
@@ -73,6 +73,25 @@ static inline lvl_vec lvl_load(const int16_t *p)
 	return v;
 }
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* pmaxsw / pcmpgtw + pmovmskb: GCC does not turn the generic select below into them. */
+static inline lvl_vec lvl_max(lvl_vec a, lvl_vec b)
+{
+	return (lvl_vec)_mm_max_epi16((__m128i)a, (__m128i)b);
+}
+
+static inline bool lvl_ge(lvl_vec a, lvl_vec b) /* a >= b in every lane */
+{
+	return _mm_movemask_epi8(_mm_cmplt_epi16((__m128i)a, (__m128i)b)) == 0;
+}
+
+static inline bool lvl_eq(lvl_vec a, lvl_vec b)
+{
+	return _mm_movemask_epi8(_mm_cmpeq_epi16((__m128i)a, (__m128i)b)) == 0xffff;
+}
+#else
 static inline lvl_vec lvl_max(lvl_vec a, lvl_vec b)
 {
 	lvl_vec gt = a > b;
@@ -87,6 +106,61 @@ static inline bool lvl_ge(lvl_vec a, lvl_vec b) /* a >= b in every lane */
 
 	memcpy(w, &lt, sizeof(w));
 	return !(w[0] | w[1]);
+}
+
+static inline bool lvl_eq(lvl_vec a, lvl_vec b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+#endif
+
+/*
+ * update_full() / update_grow() below for the address tree, with the node array in a local:
+ * through v->n every store of the uint8_t height (a character type, which may alias anything)
+ * forced the compiler to reload the array pointer. @full: recompute from the node's own fields
+ * and its children; else the node's own fields did not change and its children's aggregates
+ * only grew, so max(stored, children) is the new value without the own levels (the costly part
+ * for a hole). Returns whether anything stored changed; *grew as in update_full().
+ */
+static inline bool addr_update(const struct vma_region *r, struct vma_node *n, uint32_t i,
+			       bool full, bool *grew)
+{
+	struct vma_node *x = &n[i];
+	const struct vma_node *a = &n[x->left], *b = &n[x->right];
+	uint8_t h = (uint8_t)(1 + (a->height > b->height ? a->height : b->height));
+	lvl_vec old = lvl_load(x->lvl);
+	lvl_vec m = lvl_max(lvl_load(a->lvl), lvl_load(b->lvl));
+	int16_t mh = a->max_hole > b->max_hole ? a->max_hole : b->max_hole;
+
+	if (!full) {
+		m = lvl_max(m, old);
+		mh = mh > x->max_hole ? mh : x->max_hole;
+		*grew = true;
+	} else {
+		if (x->kind == VMA_HOLE) {
+			int16_t own[VMA_LEVELS];
+			int16_t code = vma_lvl_encode(x->size);
+
+			/*
+			 * Every own level is <= code, and lvl[] lanes never grow with j: when the
+			 * children's smallest lane already reaches code, the own levels change
+			 * nothing and need not be computed.
+			 */
+			if (code > m[VMA_LEVELS - 1]) {
+				vma_own_levels(r, x, own);
+				m = lvl_max(m, lvl_load(own));
+			}
+			mh = mh > code ? mh : code;
+		}
+		*grew = lvl_ge(m, old) && mh >= x->max_hole;
+	}
+
+	bool changed = x->height != h || x->max_hole != mh || !lvl_eq(m, old);
+
+	x->height = h;
+	x->max_hole = mh;
+	memcpy(x->lvl, &m, sizeof(m));
+	return changed;
 }
 
 /*
@@ -105,7 +179,8 @@ static inline bool update_full(struct viova_vma *v, enum tree_id t, uint32_t i, 
 	bool changed = *lnk_height(v, t, i) != h;
 
 	*lnk_height(v, t, i) = h;
-	if (v->n[i].kind == VMA_HOLE) {
+	/* own levels are <= the size's code: skip them when the smallest lane has it (addr_update) */
+	if (v->n[i].kind == VMA_HOLE && vma_lvl_encode(v->n[i].size) > m[VMA_LEVELS - 1]) {
 		int16_t own[VMA_LEVELS];
 
 		vma_own_levels(v->r, &v->n[i], own);
@@ -116,8 +191,8 @@ static inline bool update_full(struct viova_vma *v, enum tree_id t, uint32_t i, 
 	memcpy(d, &m, sizeof(m));
 	if (t == T_ADDR) {
 		struct vma_node *x = &v->n[i];
-		uint64_t mh =
-		    max3(x->kind == VMA_HOLE ? x->size : 0, v->n[l].max_hole, v->n[r].max_hole);
+		int16_t mh = max3(x->kind == VMA_HOLE ? vma_lvl_encode(x->size) : 0,
+				  v->n[l].max_hole, v->n[r].max_hole);
 
 		changed |= x->max_hole != mh;
 		*grew &= mh >= x->max_hole;
@@ -126,10 +201,15 @@ static inline bool update_full(struct viova_vma *v, enum tree_id t, uint32_t i, 
 	return changed;
 }
 
+static inline bool addr_update(const struct vma_region *r, struct vma_node *n, uint32_t i,
+			       bool full, bool *grew);
+
 static inline bool update(struct viova_vma *v, enum tree_id t, uint32_t i)
 {
 	bool grew;
 
+	if (t == T_ADDR)
+		return addr_update(v->r, v->n, i, true, &grew);
 	return update_full(v, t, i, &grew);
 }
 
@@ -153,7 +233,7 @@ static inline bool update_grow(struct viova_vma *v, enum tree_id t, uint32_t i)
 	memcpy(d, &m, sizeof(m));
 	if (t == T_ADDR) {
 		struct vma_node *x = &v->n[i];
-		uint64_t mh = max3(x->max_hole, v->n[l].max_hole, v->n[r].max_hole);
+		int16_t mh = max3(x->max_hole, v->n[l].max_hole, v->n[r].max_hole);
 
 		changed |= x->max_hole != mh;
 		x->max_hole = mh;
@@ -237,8 +317,53 @@ static uint32_t rotate_balance(struct viova_vma *v, enum tree_id t, uint32_t x, 
  * No early stop happens before @barrier (a node on the way up; NIL = none) has been recomputed:
  * tree_remove() needs that for the node it moved.
  */
+/* fix_up_from() for the address tree, with the node array in a local (see addr_update). */
+static void addr_fix_up_from(struct viova_vma *v, uint32_t i, uint32_t barrier)
+{
+	struct vma_node *n = v->n;
+	const struct vma_region *r = v->r;
+	bool own_changed = true, child_grew = false;
+
+	while (i != VMA_NIL) {
+		bool passed = barrier == VMA_NIL || barrier == i;
+		int bf = (int)n[n[i].left].height - (int)n[n[i].right].height;
+		uint32_t top = i;
+		bool changed, grew;
+
+		if (barrier == i)
+			own_changed = true;
+		if (bf > 1 || bf < -1) {
+			uint8_t old_h = n[i].height;
+			int16_t old_max = n[i].max_hole;
+			lvl_vec old_lvl = lvl_load(n[i].lvl);
+
+			top = rotate_balance(v, T_ADDR, i, bf);
+
+			lvl_vec now = lvl_load(n[top].lvl);
+
+			changed = n[top].height != old_h || n[top].max_hole != old_max ||
+				  !lvl_eq(now, old_lvl);
+			grew = lvl_ge(now, old_lvl) && n[top].max_hole >= old_max;
+		} else {
+			changed = addr_update(r, n, i, own_changed || !child_grew, &grew);
+		}
+		own_changed = false;
+		child_grew = grew;
+		if (passed)
+			barrier = VMA_NIL;
+		if (passed && !changed)
+			return;
+		i = n[top].parent;
+	}
+}
+
 static void fix_up_from(struct viova_vma *v, enum tree_id t, uint32_t i, uint32_t barrier)
 {
+	if (t == T_ADDR) {
+		addr_fix_up_from(v, i, barrier);
+		return;
+	}
+
 	/* The first node and the barrier changed their own fields; above them only children did. */
 	bool own_changed = true, child_grew = false;
 
@@ -253,7 +378,7 @@ static void fix_up_from(struct viova_vma *v, enum tree_id t, uint32_t i, uint32_
 			own_changed = true;
 		if (bf > 1 || bf < -1) {
 			uint8_t old_h = height(v, t, i);
-			uint64_t old_max = t == T_ADDR ? v->n[i].max_hole : 0;
+			int16_t old_max = t == T_ADDR ? v->n[i].max_hole : 0;
 			lvl_vec old_lvl = lvl_load(lnk_lvl(v, t, i));
 
 			top = rotate_balance(v, t, i, bf);
@@ -292,7 +417,7 @@ static void init_leaf(struct viova_vma *v, enum tree_id t, uint32_t x, uint32_t 
 	*lnk_height(v, t, x) = 1;
 	vma_own_levels(v->r, &v->n[x], lnk_lvl(v, t, x));
 	if (t == T_ADDR)
-		v->n[x].max_hole = v->n[x].kind == VMA_HOLE ? v->n[x].size : 0;
+		v->n[x].max_hole = v->n[x].kind == VMA_HOLE ? vma_lvl_encode(v->n[x].size) : 0;
 }
 
 static uint32_t leftmost(struct viova_vma *v, enum tree_id t, uint32_t i)
@@ -375,10 +500,33 @@ void vma_tree_insert_root(struct viova_vma *v, uint32_t x)
 	v->r->root = x;
 }
 
-void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x)
+/*
+ * Make x (a leaf) the root of a small subtree holding also y (NIL: none), y as x's child on
+ * the side @y_right says. One insertion and one repair walk then place both: the AVL repair
+ * handles a 2-node chain hanging from a former leaf position (the parent's other child is at
+ * most a leaf, so one single or double rotation there restores the balance and the height
+ * above grows by at most one, as for a single insertion).
+ */
+static void build_pair(struct viova_vma *v, uint32_t x, uint32_t y, bool y_right)
+{
+	bool grew;
+
+	init_leaf(v, T_ADDR, x, VMA_NIL);
+	if (y == VMA_NIL)
+		return;
+	init_leaf(v, T_ADDR, y, x);
+	if (y_right)
+		v->n[x].right = y;
+	else
+		v->n[x].left = y;
+	addr_update(v->r, v->n, x, true, &grew);
+}
+
+void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x, uint32_t y)
 {
 	uint32_t p;
 
+	build_pair(v, x, y, true);
 	if (v->n[after].right == VMA_NIL) {
 		p = after;
 		v->n[p].right = x;
@@ -386,13 +534,63 @@ void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x)
 		p = leftmost(v, T_ADDR, v->n[after].right);
 		v->n[p].left = x;
 	}
-	init_leaf(v, T_ADDR, x, p);
+	v->n[x].parent = p;
 	fix_up_from(v, T_ADDR, p, after);
+}
+
+void vma_tree_insert_before(struct viova_vma *v, uint32_t before, uint32_t x, uint32_t y)
+{
+	uint32_t p;
+
+	build_pair(v, x, y, false);
+	if (v->n[before].left == VMA_NIL) {
+		p = before;
+		v->n[p].left = x;
+	} else {
+		p = v->n[before].left;
+		while (v->n[p].right != VMA_NIL)
+			p = v->n[p].right;
+		v->n[p].right = x;
+	}
+	v->n[x].parent = p;
+	fix_up_from(v, T_ADDR, p, before);
 }
 
 void vma_tree_remove(struct viova_vma *v, uint32_t x, uint32_t ancestor)
 {
 	tree_remove(v, T_ADDR, x, ancestor);
+}
+
+bool vma_tree_remove_pair(struct viova_vma *v, uint32_t a, uint32_t b, uint32_t ancestor)
+{
+	struct vma_node *n = v->n;
+	uint32_t top;
+
+	if (n[a].left == VMA_NIL && n[a].right == b && n[b].left == VMA_NIL &&
+	    n[b].right == VMA_NIL)
+		top = a;
+	else if (n[b].right == VMA_NIL && n[b].left == a && n[a].left == VMA_NIL &&
+		 n[a].right == VMA_NIL)
+		top = b;
+	else
+		return false;
+
+	uint32_t p = n[top].parent;
+
+	/*
+	 * p loses a subtree of height 2. With p's other child 1 or 2 high this is like an ordinary
+	 * deletion: p's balance becomes at most 2 (one single or double rotation) and its height
+	 * drops by at most 1. Other heights (0: p would drop by 2; 3: balance 3) are refused.
+	 */
+	if (p != VMA_NIL) {
+		uint8_t other = n[n[p].left == top ? n[p].right : n[p].left].height;
+
+		if (other < 1 || other > 2)
+			return false;
+	}
+	replace_child(v, T_ADDR, p, top, VMA_NIL);
+	fix_up_from(v, T_ADDR, p, ancestor);
+	return true;
 }
 
 uint32_t vma_tree_next(const struct viova_vma *v, uint32_t x)
@@ -433,6 +631,32 @@ uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr)
 			return i;
 	}
 	return VMA_NIL;
+}
+
+/*
+ * Exact largest hole at or under @i, given that a hole of @best bytes is known: subtrees whose
+ * code bounds them to <= best are skipped, the child with the higher code is visited first.
+ */
+static uint64_t largest_under(const struct vma_node *n, uint32_t i, uint64_t best)
+{
+	while (i != VMA_NIL && vma_lvl_decode_max(n[i].max_hole) > best) {
+		uint32_t a = n[i].left, b = n[i].right;
+
+		if (n[i].kind == VMA_HOLE && n[i].size > best)
+			best = n[i].size;
+		if (n[b].max_hole > n[a].max_hole) {
+			a = b;
+			b = n[i].left;
+		}
+		best = largest_under(n, a, best);
+		i = b;
+	}
+	return best;
+}
+
+uint64_t vma_tree_largest_hole(const struct viova_vma *v)
+{
+	return largest_under(v->n, v->r->root, 0);
 }
 
 /* ---- size tree ---- */

@@ -7,8 +7,9 @@
  *
  *   - alloc / free / reserve are O(log n) even when the heap is badly fragmented: the heap keeps
  *     one address-ordered AVL tree of segments (holes and used ranges tile [start, end)), each
- *     node augmented with the largest hole in its subtree and, for eight alignments, the most
- *     bytes a hole offers after alignment; plus a size-ordered tree of holes for BEST_FIT
+ *     node augmented with (an upper bound of) the largest hole in its subtree and, for eight
+ *     alignments, of the most bytes a hole offers after alignment; plus a size-ordered tree of
+ *     holes for BEST_FIT
  *     (docs/allocator.md has the diagram, the costs and the figures).
  *   - All heap state lives in one region reachable from its header by offsets and u32 indices;
  *     nothing in it is a pointer. The region is either owned and growable (viova_vma_create) or
@@ -226,7 +227,8 @@ int viova_vma_alloc_ex(struct viova_vma *vma, const struct viova_vma_alloc_args 
 
 /*
  * viova_vma_free - release the range allocated to @handle; it merges with adjacent holes.
- * Reservations are released only by viova_vma_unreserve().
+ * Reservations are released only by viova_vma_unreserve(). An owned heap whose node array is
+ * at most a quarter live shrinks here (amortised O(1); it never fails because of that).
  *
  * Returns 0, or
  *   -EINVAL  vma NULL;
@@ -304,12 +306,16 @@ bool viova_vma_is_empty(struct viova_vma *vma);
  */
 int viova_vma_next_range(struct viova_vma *vma, uint64_t from, struct viova_vma_range *out);
 
-/* viova_vma_get_stats - a consistent snapshot of the counters. Returns 0, or -EINVAL (NULL). */
+/*
+ * viova_vma_get_stats - a consistent snapshot of the counters. O(log n) typically: the exact
+ * largest_hole is found by a descent pruned with the tree's bounds (more only when many holes
+ * are within 0.2% of the largest). Returns 0, or -EINVAL (NULL).
+ */
 int viova_vma_get_stats(struct viova_vma *vma, struct viova_vma_stats *stats);
 
 /*
  * viova_vma_check - debug: verify every structural invariant, O(n): AVL order, balance and
- * parent links, the "largest hole in subtree" values, segments tiling [start, end) with no two
+ * parent links, the "largest hole in subtree" bounds, segments tiling [start, end) with no two
  * adjacent holes, the size tree (BEST_FIT), the handle index, the node free list and the
  * counters. Used by the tests and by viova_vma_attach_in_place().
  *
@@ -354,8 +360,8 @@ static inline bool viova_vma_is_canonical(uint64_t addr)
  * destroyed when its last handle closes, and that close says whether it was empty.
  *
  * Handles are opaque non-zero u64s, never reused while the registry lives (a stale handle gives
- * -ENOENT, not somebody else's heap). Every function is thread-safe. open/open_as are O(open
- * handles) (a linear key scan; a process has few), lookup and close are O(1).
+ * -ENOENT, not somebody else's heap). Every function is thread-safe. open, open_as and close are
+ * O(1) expected (a hash table of keys, a free list of handle slots), lookup is O(1).
  */
 enum viova_vma_owner {
 	VIOVA_VMA_OWNER_CTX = 1, /* per-context address space */

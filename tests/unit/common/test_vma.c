@@ -682,6 +682,74 @@ static void test_in_place_copy_and_attach(void **state)
 	free(copy);
 }
 
+/*
+ * An owned heap that grew for a peak gives the memory back when most of it is freed: live nodes
+ * move into the lower half of the arena (address tree, size tree and handle index re-pointed),
+ * and every surviving range, reservation and answer stays the same. BEST_FIT too, for the size
+ * tree links.
+ */
+static void test_owned_shrinks_after_peak(void **state)
+{
+	(void)state;
+	enum viova_vma_strategy strats[] = {VIOVA_VMA_HIGH_TO_LOW, VIOVA_VMA_BEST_FIT};
+	enum { N = 20000, KEEP = 300 };
+	static uint64_t off[N];
+	static uint32_t order[N];
+
+	for (size_t k = 0; k < sizeof(strats) / sizeof(strats[0]); k++) {
+		struct viova_vma *v = heap(1 * MiB, 1ull << 40, VIOVA_VMA_SIMPLE, strats[k], 0);
+		uint64_t rng = 99, resv = 1 * MiB + 4096 * 7, peak;
+
+		assert_int_equal(viova_vma_reserve(v, 77, resv, 3 * 4096), 0);
+		for (uint32_t h = 0; h < N; h++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			assert_int_equal(viova_vma_alloc(v, h + 1, ((rng >> 40) % 16 + 1) * 4096,
+							 4096ull << ((rng >> 50) % 4), &off[h]),
+					 0);
+			order[h] = h;
+		}
+		peak = stats(v).memory_bytes;
+		for (uint32_t i = N - 1; i > 0; i--) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			uint32_t j = (uint32_t)((rng >> 33) % (i + 1)), t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (uint32_t i = KEEP; i < N; i++) {
+			assert_int_equal(viova_vma_free(v, order[i] + 1), 0);
+			if (i % 2000 == 0)
+				assert_consistent(v);
+		}
+		assert_consistent(v);
+
+		struct viova_vma_stats st = stats(v);
+
+		/* without shrinking it would stay at the peak */
+		assert_true(st.memory_bytes * 4 < peak);
+		assert_int_equal(st.allocations, KEEP);
+		for (uint32_t i = 0; i < KEEP; i++) {
+			uint32_t h = order[i];
+			uint64_t o, sz;
+
+			assert_int_equal(viova_vma_lookup(v, h + 1, &o, &sz), 0);
+			assert_int_equal(o, off[h]);
+			assert_true(viova_vma_is_allocated(v, h + 1, sz, off[h]));
+		}
+		for (uint32_t i = KEEP; i < N; i++)
+			assert_false(viova_vma_is_allocated(v, order[i] + 1, 4096, off[order[i]]));
+		assert_true(viova_vma_is_reserved(v, resv, 3 * 4096));
+		/* and it still works: free the rest, allocate again, grow again */
+		for (uint32_t i = 0; i < KEEP; i++)
+			assert_int_equal(viova_vma_free(v, order[i] + 1), 0);
+		for (uint32_t h = 0; h < 3000; h++)
+			assert_int_equal(viova_vma_alloc(v, h + 1, 8192, 0, &off[h]), 0);
+		assert_consistent(v);
+		assert_int_equal(viova_vma_unreserve(v, 77, resv, 3 * 4096), 0);
+		viova_vma_destroy(v);
+	}
+}
+
 static void test_check_reports_why(void **state)
 {
 	(void)state;
@@ -728,6 +796,7 @@ int main(void)
 	    cmocka_unit_test(test_random),
 	    cmocka_unit_test(test_in_place_full),
 	    cmocka_unit_test(test_in_place_copy_and_attach),
+	    cmocka_unit_test(test_owned_shrinks_after_peak),
 	    cmocka_unit_test(test_check_reports_why),
 	};
 

@@ -223,6 +223,77 @@ static int cmp_range(const void *a, const void *b)
 	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/*
+ * Many keys opened and closed in a random order (the registry's key table grows, and deleting
+ * keys shifts colliding entries back): after every close, each key must still name exactly the
+ * heap it named before, with the reference count of its open handles; a closed key gets a new
+ * heap. A reference array of open handles per key is the model.
+ */
+#define MANY_KEYS 300
+#define MANY_OPENS 3
+
+static void test_many_keys(void **state)
+{
+	(void)state;
+	struct viova_vma_registry *reg;
+	struct viova_vma_key keys[MANY_KEYS];
+	uint64_t hs[MANY_KEYS][MANY_OPENS];
+	struct viova_vma *heap[MANY_KEYS];
+	uint32_t open[MANY_KEYS], order[MANY_KEYS * MANY_OPENS], n = 0;
+	uint64_t rng = 12345;
+
+	assert_int_equal(viova_vma_registry_create(&reg), 0);
+	for (uint32_t k = 0; k < MANY_KEYS; k++) {
+		keys[k] = (struct viova_vma_key){.device = k % 7,
+						 .owner = k % 2 ? VIOVA_VMA_OWNER_VM
+								: VIOVA_VMA_OWNER_CTX,
+						 .id = k / 14};
+		open[k] = 1 + k % MANY_OPENS;
+		for (uint32_t j = 0; j < open[k]; j++) {
+			assert_int_equal(viova_vma_open(reg, &keys[k], &cfg48, &hs[k][j]), 0);
+			order[n++] = k * MANY_OPENS + j;
+		}
+		heap[k] = heap_of(reg, hs[k][0]);
+	}
+	for (uint32_t k = 0; k < MANY_KEYS; k++)
+		for (uint32_t j = 0; j < k; j++)
+			assert_ptr_not_equal(heap[k], heap[j]);
+	for (uint32_t i = n - 1; i > 0; i--) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		uint32_t j = (uint32_t)((rng >> 33) % (i + 1)), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (uint32_t c = 0; c < n; c++) {
+		uint32_t k = order[c] / MANY_OPENS, j = order[c] % MANY_OPENS;
+		bool empty = false;
+
+		assert_int_equal(viova_vma_close(reg, hs[k][j], &empty), 0);
+		assert_int_equal(viova_vma_close(reg, hs[k][j], NULL), -ENOENT);
+		open[k]--;
+		assert_int_equal(empty, open[k] == 0); /* only the last close destroys the heap */
+		if (c % 16)
+			continue;
+		for (uint32_t q = 0; q < MANY_KEYS; q++) {
+			uint64_t h;
+
+			if (!open[q])
+				continue;
+			assert_int_equal(viova_vma_open(reg, &keys[q], &cfg48, &h), 0);
+			assert_ptr_equal(heap_of(reg, h), heap[q]);
+			assert_int_equal(refs_of(reg, h), open[q] + 1);
+			assert_int_equal(viova_vma_close(reg, h, NULL), 0);
+		}
+	}
+	/* every key was closed: opening one again makes a new heap with one reference */
+	uint64_t h;
+
+	assert_int_equal(viova_vma_open(reg, &keys[0], &cfg48, &h), 0);
+	assert_int_equal(refs_of(reg, h), 1);
+	viova_vma_registry_destroy(reg);
+}
+
 static void test_parallel_threads(void **state)
 {
 	(void)state;
@@ -292,6 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_reopen),
 	    cmocka_unit_test(test_open_vm),
 	    cmocka_unit_test(test_reopen_mismatch),
+	    cmocka_unit_test(test_many_keys),
 	    cmocka_unit_test(test_parallel_threads),
 	};
 

@@ -31,6 +31,13 @@
 #define ROUNDS 8u
 #define AREA (1u << 20)
 
+/*
+ * Rounds of the set/clear loops (-r N, default ROUNDS). A reduced run (-r 1 -o set_iova) is
+ * what to put under `valgrind --tool=callgrind --toggle-collect=timed_*` to compare variants
+ * by instruction count on a loaded machine: only the timed_* functions hold the timed work.
+ */
+static uint32_t rounds = ROUNDS;
+
 struct batches {
 	uint8_t **buf;
 	size_t *len;
@@ -152,6 +159,12 @@ static struct viova_host *host_new(uint64_t *seqno)
 	return h;
 }
 
+/* The timed part of bench_set_iova, by name for callgrind's --toggle-collect. */
+__attribute__((noinline)) static double timed_set_iova(struct viova_host *h, struct batches *b)
+{
+	return b_run(h, b);
+}
+
 static uint64_t iova_of(const struct viova_capset *caps, uint32_t i)
 {
 	return caps->va_start + (uint64_t)i * 2 * PAGE;
@@ -183,7 +196,7 @@ static void bench_set_iova(void)
 	b.cmds = seq;
 	b_open(&b);
 	cmds = b.cmds;
-	for (uint32_t r = 0; r < ROUNDS; r++) {
+	for (uint32_t r = 0; r < rounds; r++) {
 		for (uint32_t i = 1; i <= NBUF; i++)
 			ENC(&b, viova_codec_enc_set_iova(
 				    &b.enc, 1, i, 0, iova_of(&caps, (i * 7919u + r) % NBUF), NULL));
@@ -192,7 +205,7 @@ static void bench_set_iova(void)
 	}
 	b_close(&b);
 	cmds = b.cmds - cmds;
-	secs = b_run(h, &b);
+	secs = timed_set_iova(h, &b);
 	b_free(&b);
 
 	printf("%-34s %12.0f cmds/s  (%" PRIu64 " commands, %u live buffers, %.3f s)\n",
@@ -243,6 +256,23 @@ static void noop_fault(void *c, void *x, uint64_t f, uint64_t i, int e)
 	(void)e;
 }
 
+__attribute__((noinline)) static uint64_t timed_backend(struct viova_backend *be,
+							struct viova_be_vm *vm,
+							struct viova_be_bo **bos,
+							const struct viova_capset *caps)
+{
+	uint64_t n = 0;
+
+	for (uint32_t r = 0; r < rounds; r++) {
+		for (uint32_t i = 0; i < NBUF; i++, n++)
+			be->ops->bo_set_iova(be, vm, bos[i],
+					     iova_of(caps, ((i + 1) * 7919u + r) % NBUF));
+		for (uint32_t i = 0; i < NBUF; i++, n++)
+			be->ops->bo_set_iova(be, vm, bos[i], 0);
+	}
+	return n;
+}
+
 static void bench_backend_only(void)
 {
 	static const struct viova_backend_events ev = {noop_fence, noop_fault};
@@ -251,7 +281,7 @@ static void bench_backend_only(void)
 	struct viova_backend *be = NULL;
 	struct viova_capset caps = {0};
 	struct viova_be_vm *vm;
-	uint64_t t0, n = 0;
+	uint64_t t0, n;
 	double secs;
 
 	if (!bos || viova_backend_create("sim", &bc, &ev, NULL, &be))
@@ -264,13 +294,7 @@ static void bench_backend_only(void)
 			die("bo_create", -1);
 	}
 	t0 = bench_now_ns();
-	for (uint32_t r = 0; r < ROUNDS; r++) {
-		for (uint32_t i = 0; i < NBUF; i++, n++)
-			be->ops->bo_set_iova(be, vm, bos[i],
-					     iova_of(&caps, ((i + 1) * 7919u + r) % NBUF));
-		for (uint32_t i = 0; i < NBUF; i++, n++)
-			be->ops->bo_set_iova(be, vm, bos[i], 0);
-	}
+	n = timed_backend(be, vm, bos, &caps);
 	secs = (double)(bench_now_ns() - t0) / 1e9;
 	printf("%-34s %12.0f calls/s (the backend's share of the above)\n", "sim bo_set_iova alone",
 	       (double)n / secs);
@@ -295,7 +319,7 @@ static void bench_nop(void)
 	b.cmds = seq;
 	b_open(&b);
 	cmds = b.cmds;
-	for (uint32_t i = 0; i < 2 * ROUNDS * NBUF; i++)
+	for (uint32_t i = 0; i < 2 * rounds * NBUF; i++)
 		ENC(&b, viova_codec_enc_nop(&b.enc, NULL));
 	b_close(&b);
 	cmds = b.cmds - cmds;
@@ -362,16 +386,43 @@ static void bench_mixed(void)
 	viova_host_destroy(h);
 }
 
-int main(void)
+static void usage(void)
 {
+	fprintf(stderr,
+		"usage: bench_host [-r ROUNDS] [-o set_iova|backend|nop|mixed]\n"
+		"  -r  set/clear rounds over %u buffers (default %u; 1 for callgrind)\n"
+		"  -o  run only that part\n",
+		NBUF, ROUNDS);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-r") && i + 1 < argc) {
+			rounds = (uint32_t)strtoul(argv[++i], NULL, 0);
+			if (rounds == 0 || rounds > 64)
+				usage();
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			usage();
+		}
+	}
 	area = aligned_alloc(64, AREA);
 	if (!area)
 		die("aligned_alloc", -ENOMEM);
 	printf("bench_host: host core on the sim backend (one connection, one context)\n");
-	bench_set_iova();
-	bench_backend_only();
-	bench_nop();
-	bench_mixed();
+	if (!only || !strcmp(only, "set_iova"))
+		bench_set_iova();
+	if (!only || !strcmp(only, "backend"))
+		bench_backend_only();
+	if (!only || !strcmp(only, "nop"))
+		bench_nop();
+	if (!only || !strcmp(only, "mixed"))
+		bench_mixed();
 	free(area);
 	return 0;
 }

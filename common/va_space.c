@@ -12,36 +12,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "va_space_priv.h"
 
 /* ---- node arena ------------------------------------------------------------------------- */
 
-static int vas_grow_chunk(struct viova_va_space *vs)
+/*
+ * Resize the arena to bytes. Small arenas live on the heap (a VM with a few mappings costs no
+ * kernel mapping: vm.max_map_count is shared with the sim's buffers); from VAS_MMAP_BYTES on it
+ * is an anonymous mapping grown with mremap, which moves page tables instead of copying, so a
+ * big space grows without copying megabytes each time.
+ */
+static struct vas_node *arena_resize(struct viova_va_space *vs, size_t bytes)
 {
-	struct vas_node *c;
-	uint32_t base, i;
+	void *p;
 
-	if (vs->nalloc > VAS_IDX_MASK - VAS_CHUNK_NODES)
-		return -ENOMEM;
-	if (vs->nchunks == vs->chunk_cap) {
-		uint32_t cap = vs->chunk_cap ? vs->chunk_cap * 2 : 4;
-		struct vas_node **t = realloc(vs->chunk, (size_t)cap * sizeof(*t));
-
-		if (!t)
-			return -ENOMEM;
-		vs->chunk = t;
-		vs->chunk_cap = cap;
+	if (bytes < VAS_MMAP_BYTES)
+		return realloc(vs->node, bytes);
+	if (vs->node_mapped) {
+		p = mremap(vs->node, vs->node_bytes, bytes, MREMAP_MAYMOVE);
+		return p == MAP_FAILED ? NULL : p;
 	}
-	c = calloc(VAS_CHUNK_NODES, sizeof(*c));
-	if (!c)
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, vs->node, vs->node_bytes); /* the one copy, off the heap */
+	free(vs->node);
+	vs->node_mapped = true;
+	return p;
+}
+
+static int vas_grow(struct viova_va_space *vs)
+{
+	uint32_t base = vs->nalloc, add, i;
+	struct vas_node *t;
+	size_t bytes;
+
+	add = base < VAS_FIRST_NODES ? VAS_FIRST_NODES
+	      : base < VAS_GROW_STEP
+		  ? base
+		  : (base / 16 + VAS_GROW_STEP - 1) / VAS_GROW_STEP * VAS_GROW_STEP;
+	if (base > VAS_IDX_MASK - add)
 		return -ENOMEM;
-	vs->chunk[vs->nchunks++] = c;
-	base = vs->nalloc;
-	vs->nalloc += VAS_CHUNK_NODES;
+	bytes = (size_t)(base + add) * sizeof(*t);
+	if (bytes >= VAS_MMAP_BYTES) {
+		/* whole pages: use the rest of the last one too */
+		bytes = (bytes + 4095) & ~(size_t)4095;
+		add = (uint32_t)(bytes / sizeof(*t)) - base;
+		bytes = (size_t)(base + add) * sizeof(*t);
+		if (base > VAS_IDX_MASK - add)
+			return -ENOMEM;
+	}
+	/* moves the nodes: no vas_node pointer may be held across this (see va_space_priv.h) */
+	t = arena_resize(vs, bytes);
+	if (!t)
+		return -ENOMEM;
+	memset(t + base, 0, (size_t)add * sizeof(*t));
+	vs->node = t;
+	vs->node_bytes = bytes;
+	vs->nalloc = base + add;
 	/* index 0 is the sentinel, never on the free list; push in reverse so low indices go first
 	 */
-	for (i = VAS_CHUNK_NODES; i-- > 0;) {
+	for (i = add; i-- > 0;) {
 		if (base + i == VAS_NIL)
 			continue;
 		vas_node_put(vs, base + i);
@@ -53,7 +86,7 @@ static int vas_grow_chunk(struct viova_va_space *vs)
 int vas_reserve_nodes(struct viova_va_space *vs, uint32_t need)
 {
 	while (vs->nfree < need) {
-		int ret = vas_grow_chunk(vs);
+		int ret = vas_grow(vs);
 
 		if (ret)
 			return ret;
@@ -228,30 +261,35 @@ void vas_tree_insert(struct viova_va_space *vs, uint32_t z)
 }
 
 /*
- * One descent that both finds where [addr, last] would hang and whether it overlaps a mapping:
- * a node overlapping the request always stays in the subtree being descended, because every
- * node passed on the way lies entirely above or entirely below the request.
+ * One descent that both finds where [addr, last] would hang and whether it overlaps a mapping.
+ * It descends by addr alone; the last nodes where it turned right and left are the in-order
+ * neighbours of the new node (pred: highest start below addr, succ: lowest start above it),
+ * and mappings do not overlap each other, so [addr, last] is free iff pred ends before addr
+ * and succ starts after last. The side is picked without a branch (it is data-dependent and
+ * would mispredict half the time, as in vas_lower_bound). Returns a node that overlaps, or
+ * VAS_NIL with *parent / *left set.
  */
 static uint32_t insert_point(const struct viova_va_space *vs, uint64_t addr, uint64_t last,
 			     uint32_t *parent, bool *left)
 {
-	uint32_t x = vs->root;
+	uint32_t x = vs->root, p = VAS_NIL, pred = VAS_NIL, succ = VAS_NIL;
+	bool go_left = false;
 
-	*parent = VAS_NIL;
-	*left = false;
 	while (x != VAS_NIL) {
 		const struct vas_node *n = vas_n(vs, x);
 
-		if (last < n->addr) {
-			*left = true;
-		} else if (vas_last(n) < addr) {
-			*left = false;
-		} else {
-			return x;
-		}
-		*parent = x;
-		x = *left ? n->left : n->right;
+		go_left = addr < n->addr;
+		pred = go_left ? pred : x;
+		succ = go_left ? x : succ;
+		p = x;
+		x = n->child[!go_left];
 	}
+	if (pred != VAS_NIL && vas_last(vas_n(vs, pred)) >= addr)
+		return pred;
+	if (succ != VAS_NIL && vas_n(vs, succ)->addr <= last)
+		return succ;
+	*parent = p;
+	*left = go_left;
 	return VAS_NIL;
 }
 
@@ -434,10 +472,9 @@ int viova_va_space_create(const struct viova_va_space_config *cfg, struct viova_
 	vs->rsv_last = cfg->reserve_range ? cfg->reserve_addr + (cfg->reserve_range - 1) : 0;
 	vs->max_mappings = cfg->max_mappings ? cfg->max_mappings : VIOVA_VA_MAX_MAPPINGS;
 	vs->root = VAS_NIL;
-	/* the first chunk holds the sentinel */
-	ret = vas_grow_chunk(vs);
+	/* the first nodes include the sentinel */
+	ret = vas_grow(vs);
 	if (ret) {
-		free(vs->chunk);
 		free(vs);
 		return ret;
 	}
@@ -447,13 +484,12 @@ int viova_va_space_create(const struct viova_va_space_config *cfg, struct viova_
 
 void viova_va_space_destroy(struct viova_va_space *vs)
 {
-	uint32_t i;
-
 	if (!vs)
 		return;
-	for (i = 0; i < vs->nchunks; i++)
-		free(vs->chunk[i]);
-	free(vs->chunk);
+	if (vs->node_mapped)
+		munmap(vs->node, vs->node_bytes);
+	else
+		free(vs->node);
 	vas_obj_free(vs);
 	free(vs);
 }
@@ -465,9 +501,7 @@ uint32_t viova_va_space_count(const struct viova_va_space *vs)
 
 size_t viova_va_space_mem_bytes(const struct viova_va_space *vs)
 {
-	return sizeof(*vs) + (size_t)vs->chunk_cap * sizeof(*vs->chunk) +
-	       (size_t)vs->nchunks * VAS_CHUNK_NODES * sizeof(struct vas_node) +
-	       (size_t)vs->hcap * sizeof(*vs->hslot);
+	return sizeof(*vs) + vs->node_bytes + (size_t)vs->hcap * sizeof(*vs->hslot);
 }
 
 /* ---- validation ------------------------------------------------------------------------- */
@@ -649,6 +683,56 @@ int viova_va_space_remove(struct viova_va_space *vs, uint64_t addr, uint64_t ran
 	vs->count--;
 	vs->gen++;
 	return 0;
+}
+
+/* Drop node x (obj's, in slot s) from the list, the tree and the arena. */
+static void remove_linked(struct viova_va_space *vs, uint32_t x, uint32_t s)
+{
+	vas_obj_unlink_slot(vs, x, s);
+	vas_tree_erase(vs, x);
+	vas_node_put(vs, x);
+	vs->count--;
+	vs->gen++;
+}
+
+int viova_va_space_obj_remove(struct viova_va_space *vs, uint64_t obj, uint64_t addr,
+			      uint64_t range, struct viova_va_mapping *removed)
+{
+	uint32_t s, x;
+
+	if (!vs->hcap || range == 0)
+		return -ENOENT;
+	s = vas_obj_slot(vs, obj);
+	for (x = vs->hslot[s].head; x != VAS_NIL; x = vas_n(vs, x)->onext) {
+		const struct vas_node *n = vas_n(vs, x);
+
+		if (n->addr == addr && n->range == range)
+			break;
+	}
+	if (x == VAS_NIL)
+		return -ENOENT;
+	vas_copy_out(vas_n(vs, x), removed);
+	remove_linked(vs, x, s);
+	return 0;
+}
+
+uint32_t viova_va_space_obj_remove_all(struct viova_va_space *vs, uint64_t obj)
+{
+	uint32_t s, x, n = 0;
+
+	if (!vs->hcap)
+		return 0;
+	s = vas_obj_slot(vs, obj);
+	/* removing the head keeps s valid until the last one deletes the slot */
+	while ((x = vs->hslot[s].head) != VAS_NIL) {
+		bool last = vas_n(vs, x)->onext == VAS_NIL;
+
+		remove_linked(vs, x, s);
+		n++;
+		if (last)
+			break;
+	}
+	return n;
 }
 
 /* ---- lookups ---------------------------------------------------------------------------- */

@@ -102,7 +102,9 @@ int vas_obj_prepare(struct viova_va_space *vs, uint64_t obj, uint32_t *slot)
 
 	if (vs->hcap) {
 		*slot = probe(vs, obj);
-		if (vs->hslot[*slot].head != VAS_NIL)
+		/* known object, or a new one and the table has room: the probe's slot is it */
+		if (vs->hslot[*slot].head != VAS_NIL ||
+		    ((uint64_t)vs->hcount + 1) * 4 <= (uint64_t)vs->hcap * 3)
 			return 0;
 	}
 	ret = make_room(vs);
@@ -161,6 +163,28 @@ static void slot_delete(struct viova_va_space *vs, uint32_t s)
 	vs->hslot[s].head = VAS_NIL;
 	vs->hslot[s].key = 0;
 	vs->hcount--;
+}
+
+/* Slot of obj (VAS_NIL-headed if it has no mapping); needs hcap > 0. */
+uint32_t vas_obj_slot(const struct viova_va_space *vs, uint64_t obj)
+{
+	return probe(vs, obj);
+}
+
+/* vas_obj_unlink() for a caller that already probed obj's slot s (saves the probe). */
+void vas_obj_unlink_slot(struct viova_va_space *vs, uint32_t i, uint32_t s)
+{
+	struct vas_node *n = vas_n(vs, i);
+
+	if (n->onext != VAS_NIL)
+		vas_n(vs, n->onext)->oprev = n->oprev;
+	if (n->oprev != VAS_NIL)
+		vas_n(vs, n->oprev)->onext = n->onext;
+	else if (n->onext != VAS_NIL)
+		vs->hslot[s].head = n->onext;
+	else
+		slot_delete(vs, s);
+	n->onext = n->oprev = VAS_NIL;
 }
 
 void vas_obj_unlink(struct viova_va_space *vs, uint32_t i)

@@ -11,13 +11,17 @@
 #include "viova/va_space.h"
 
 /*
- * Node arena: fixed chunks of 2^VAS_CHUNK_SHIFT nodes, so that growing never moves a node (a
- * pointer taken during an operation stays valid) and the slack is at most one chunk. Index 0 is
- * the red-black sentinel (always black); indices are 31 bit, bit 31 of `parent` is the colour.
+ * Node arena: one array indexed by u32, so reaching a node is one address computation (no
+ * chunk table on the dependent chain of a tree descent). Growing may move it (realloc below
+ * VAS_MMAP_BYTES, mremap above), so a struct vas_node pointer is only valid until the next
+ * vas_reserve_nodes(); every operation reserves first and takes pointers afterwards, and links
+ * are indices. Growth: doubling up to VAS_GROW_STEP nodes, then by 1/16 in whole steps. Index 0
+ * is the red-black sentinel (always black); indices are 31 bit, bit 31 of `parent` is the
+ * colour.
  */
-#define VAS_CHUNK_SHIFT 10u
-#define VAS_CHUNK_NODES (1u << VAS_CHUNK_SHIFT)
-#define VAS_CHUNK_MASK (VAS_CHUNK_NODES - 1u)
+#define VAS_FIRST_NODES 64u
+#define VAS_GROW_STEP 1024u
+#define VAS_MMAP_BYTES (1u << 20) /* arenas from 1 MiB: anonymous mapping, grown by mremap */
 #define VAS_NIL 0u
 #define VAS_RED 0x80000000u
 #define VAS_IDX_MASK 0x7fffffffu
@@ -65,9 +69,10 @@ struct viova_va_space {
 	uint32_t count;
 	uint32_t max_mappings;
 
-	struct vas_node **chunk;
-	uint32_t nchunks, chunk_cap;
-	uint32_t nalloc; /* indices handed out so far, sentinel included */
+	struct vas_node *node; /* [nalloc]: the arena */
+	size_t node_bytes;     /* its size */
+	bool node_mapped;      /* mmap'd (>= VAS_MMAP_BYTES), else heap */
+	uint32_t nalloc;       /* nodes in the arena, sentinel included */
 	uint32_t free_head, nfree;
 
 	/* object key -> head of its mapping list; open addressing, linear probing, head 0 = empty
@@ -79,7 +84,7 @@ struct viova_va_space {
 
 static inline struct vas_node *vas_n(const struct viova_va_space *vs, uint32_t i)
 {
-	return &vs->chunk[i >> VAS_CHUNK_SHIFT][i & VAS_CHUNK_MASK];
+	return &vs->node[i];
 }
 
 /* last byte of a node; a node never wraps, so this never overflows */
@@ -120,6 +125,8 @@ int vas_obj_prepare(struct viova_va_space *vs, uint64_t obj, uint32_t *slot);
 void vas_obj_link(struct viova_va_space *vs, uint32_t i);
 void vas_obj_link_slot(struct viova_va_space *vs, uint32_t i, uint32_t slot);
 void vas_obj_unlink(struct viova_va_space *vs, uint32_t i);
+uint32_t vas_obj_slot(const struct viova_va_space *vs, uint64_t obj);
+void vas_obj_unlink_slot(struct viova_va_space *vs, uint32_t i, uint32_t slot);
 int vas_obj_check(const struct viova_va_space *vs, char *msg, size_t len, uint32_t *linked);
 void vas_obj_free(struct viova_va_space *vs);
 

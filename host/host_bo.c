@@ -14,7 +14,14 @@
  * Closing a buffer that an unfinished job still lists does not wait and does not fail: the id
  * is freed at once, the buffer becomes a zombie (its memory and mappings stay, as the kernel
  * keeps a busy object alive), and it is released once its job completes (host_bo_reap, at the
- * start of each batch and at context teardown). Zombies count against the quotas.
+ * start of each batch, at context teardown, and before a GEM_NEW / SET_IOVA quota refusal).
+ * Zombies count against the quotas until then.
+ *
+ * Not from the completion event itself: fence_signaled runs on a backend thread, and releasing
+ * a buffer means backend calls (unmap, close) from inside a backend callback (backend.h rule 4:
+ * a callback must not block on the backend) and changes to the arena, id map and va_space that
+ * the connection thread reads without a lock; locking them would put a lock on every mapping
+ * command. The connection thread releases them instead, at the points above.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -118,7 +125,7 @@ int host_cmd_gem_new(struct viova_host *h, const struct viova_cmd_gem_new *cmd)
 					   h->be->ops->name);
 		if (host_vm_lookup(h, c, cmd->vm_id, &vm) ||
 		    host_check_aligned(h, "iova", cmd->iova, h->caps.min_alignment) ||
-		    host_quota_mappings(h, c, 1))
+		    host_quota_mappings_reap(h, c, 1))
 			return h->fail.err;
 		/* Everything the mapping can be refused for, before the backend sees anything. */
 		if (viova_va_space_check(vm->vs, &m, &why))
@@ -171,6 +178,22 @@ void host_bo_unmap_all(struct viova_host *h, struct host_ctx *c, uint32_t i)
 		struct viova_va_iter it;
 		uint32_t count;
 
+		if (bo->nmaps == 1 && bo->wvm == vm) {
+			/* the common case, its one SET_IOVA mapping: no op list, no tree descent */
+			int ret = HOST_BE(h, bo_set_iova, vm->be, bo->be, 0);
+
+			host_find_whole(c, vm, i, &m);
+			if (ret)
+				host_log(h, VIOVA_HOST_LOG_WARN,
+					 "closing buffer %" PRIu32 " of context %" PRIu32
+					 ": backend %s failed to unmap 0x%" PRIx64 "+0x%" PRIx64
+					 " (%d); the host forgets the mapping anyway",
+					 bo->id, c->id, h->be->ops->name, m.addr, m.range, ret);
+			host_vs_remove_whole(vm, &m, 1);
+			bo->nmaps = 0;
+			c->nmappings--;
+			break;
+		}
 		if (!viova_va_space_obj_mapped(vm->vs, key))
 			continue;
 		if (viova_va_space_obj_unmap_ops(vm->vs, key, h->ops) == 0) {

@@ -38,16 +38,76 @@ int host_ctx_require(struct viova_host *h, uint32_t id, struct host_ctx **out)
 	return 0;
 }
 
+/*
+ * DOC: VM names -> index
+ *
+ * A context's VM names live in vms[0..nvms) (dense, so teardown and buffer release walk only
+ * the live ones) and are found through a small open-addressing table of u8 indices (index + 1,
+ * 0 = empty) with at least twice as many slots as max_vms, so lookups are O(1) whatever the
+ * guest-chosen ids (a scan of up to 64 names cost up to 16 cache lines per command).
+ *
+ *   vmslot: [ 0 | 2 | 0 | 0 | 1 | 3 | 0 | ... ]      slot = hash(vm_id) & mask, linear probing
+ *                 |           |   |
+ *   vms:   [ {id 7, VM a} {id 1, VM b} {id 9, VM c} ]
+ *
+ * Removal deletes with backward shift (no tombstones), then moves the last name into the hole
+ * and repoints its slot.
+ */
+static uint32_t vm_home(uint32_t vm_id, uint32_t mask)
+{
+	return ((vm_id * 0x9e3779b1u) >> 16) & mask;
+}
+
+/* Slot holding vm_id, or the empty slot where it would go. */
+static uint32_t vm_probe(const struct host_ctx *c, uint32_t vm_id)
+{
+	uint32_t s = vm_home(vm_id, c->vmmask);
+
+	while (c->vmslot[s] && c->vms[c->vmslot[s] - 1].id != vm_id)
+		s = (s + 1) & c->vmmask;
+	return s;
+}
+
 static struct host_vmname *vm_name(struct host_ctx *c, uint32_t vm_id)
 {
-	uint32_t i;
+	uint32_t s = vm_probe(c, vm_id);
 
-	/* At most max_vms (<= 64) names: a scan of one or two cache lines beats a hash. */
-	for (i = 0; i < c->nvms; i++) {
-		if (c->vms[i].id == vm_id)
-			return &c->vms[i];
+	return c->vmslot[s] ? &c->vms[c->vmslot[s] - 1] : NULL;
+}
+
+/* Add a name (not present; the max_vms quota was checked). */
+static void vm_name_add(struct host_ctx *c, uint32_t vm_id, struct host_vm *vm)
+{
+	uint32_t idx = c->nvms++;
+
+	c->vms[idx].id = vm_id;
+	c->vms[idx].vm = vm;
+	c->vmslot[vm_probe(c, vm_id)] = (uint8_t)(idx + 1);
+}
+
+static void vm_name_del(struct host_ctx *c, struct host_vmname *n)
+{
+	uint32_t idx = (uint32_t)(n - c->vms), last, s = vm_probe(c, n->id), j = s;
+
+	for (;;) {
+		uint32_t home;
+
+		j = (j + 1) & c->vmmask;
+		if (!c->vmslot[j])
+			break;
+		home = vm_home(c->vms[c->vmslot[j] - 1].id, c->vmmask);
+		/* entry j may fill the hole at s only if its home is not in (s, j] (cyclically) */
+		if (s <= j ? (s < home && home <= j) : (s < home || home <= j))
+			continue;
+		c->vmslot[s] = c->vmslot[j];
+		s = j;
 	}
-	return NULL;
+	c->vmslot[s] = 0;
+	last = --c->nvms;
+	if (idx != last) {
+		c->vms[idx] = c->vms[last];
+		c->vmslot[vm_probe(c, c->vms[idx].id)] = (uint8_t)(idx + 1);
+	}
 }
 
 int host_vm_lookup(struct viova_host *h, struct host_ctx *c, uint32_t vm_id, struct host_vm **out)
@@ -144,9 +204,7 @@ static void ctx_commit(struct viova_host *h, struct host_ctx *c, uint32_t id, st
 	c->be = be;
 	c->vm = vm;
 	c->vm_id = vm_id;
-	c->vms[0].id = vm_id;
-	c->vms[0].vm = vm;
-	c->nvms = 1;
+	vm_name_add(c, vm_id, vm);
 	c->bo_free = HOST_NIL;
 	c->zombie_head = HOST_NIL;
 	vm->refs++;
@@ -157,6 +215,21 @@ static void ctx_commit(struct viova_host *h, struct host_ctx *c, uint32_t id, st
 	if (h->have_resp)
 		viova_codec_resp_host_ctx_open(&h->resp, id);
 	pthread_mutex_unlock(&h->lock);
+}
+
+/* Slots of the VM-name table: a power of two >= 2 * max_vms (<= 128, u8 indices fit). */
+static uint32_t vm_slots(const struct viova_host *h)
+{
+	uint32_t n = 4;
+
+	while (n < 2 * h->q.max_vms)
+		n *= 2;
+	return n;
+}
+
+static size_t vms_bytes(const struct viova_host *h)
+{
+	return sizeof(struct host_vmname) * h->q.max_vms + vm_slots(h);
 }
 
 /* Check the new id and allocate its VM-name array. */
@@ -175,17 +248,20 @@ static int ctx_prepare(struct viova_host *h, uint32_t id, struct host_ctx **out)
 				   " contexts, its max_contexts quota: destroy one first",
 				   h->nctx);
 	memset(c, 0, sizeof(*c));
-	c->vms = host_alloc(h, sizeof(*c->vms) * h->q.max_vms);
+	c->vms = host_alloc(h, vms_bytes(h));
 	if (!c->vms)
 		return host_reject(h, -ENOMEM, id, 0, "out of host memory for context %" PRIu32,
 				   id);
+	memset(c->vms, 0, vms_bytes(h));
+	c->vmslot = (uint8_t *)(c->vms + h->q.max_vms);
+	c->vmmask = vm_slots(h) - 1;
 	*out = c;
 	return 0;
 }
 
 static void ctx_unprepare(struct viova_host *h, struct host_ctx *c)
 {
-	host_free(h, c->vms, sizeof(*c->vms) * h->q.max_vms);
+	host_free(h, c->vms, vms_bytes(h));
 	c->vms = NULL;
 }
 
@@ -362,7 +438,7 @@ void host_ctx_teardown(struct viova_host *h, struct host_ctx *c)
 
 	host_idmap_free(&c->ids);
 	host_free(h, c->bos, sizeof(*c->bos) * (size_t)c->bo_cap);
-	host_free(h, c->vms, sizeof(*c->vms) * h->q.max_vms);
+	host_free(h, c->vms, vms_bytes(h));
 	memset(c, 0, sizeof(*c));
 	if (--h->nctx == 0) {
 		/* An idle connection keeps no per-job scratch. */
@@ -410,9 +486,7 @@ int host_cmd_vm_create(struct viova_host *h, const struct viova_cmd_vm_create *c
 	if (ret)
 		return ret;
 	vm->refs = 1;
-	c->vms[c->nvms].id = cmd->vm_id;
-	c->vms[c->nvms].vm = vm;
-	c->nvms++;
+	vm_name_add(c, cmd->vm_id, vm);
 	return 0;
 }
 
@@ -465,7 +539,7 @@ int host_cmd_vm_destroy(struct viova_host *h, const struct viova_cmd_vm_destroy 
 				   "VM %" PRIu32 " still holds %" PRIu32
 				   " mappings: clear (SET_IOVA 0) or unbind them first",
 				   cmd->vm_id, viova_va_space_count(vm->vs));
-	*n = c->vms[--c->nvms];
+	vm_name_del(c, n);
 	vm_unref(h, vm);
 	return 0;
 }

@@ -46,6 +46,19 @@ int host_find_whole(struct host_ctx *c, struct host_vm *vm, uint32_t i, struct v
 	return -ENOENT;
 }
 
+void host_vs_remove_whole(struct host_vm *vm, const struct viova_va_mapping *m, uint32_t nmaps)
+{
+	/*
+	 * Through the buffer's own list when it is short (no tree descent: the common case, one
+	 * whole mapping); a buffer with many bind pieces would make that walk long, so the
+	 * O(log n) descent then.
+	 */
+	if (nmaps <= HOST_OBJ_WALK_MAX)
+		viova_va_space_obj_remove(vm->vs, m->obj, m->addr, m->range, NULL);
+	else
+		viova_va_space_remove(vm->vs, m->addr, m->range, NULL);
+}
+
 int host_map_whole(struct viova_host *h, struct host_ctx *c, struct host_vm *vm, uint32_t vm_name,
 		   uint32_t i, uint64_t iova)
 {
@@ -60,7 +73,7 @@ int host_map_whole(struct viova_host *h, struct host_ctx *c, struct host_vm *vm,
 	int ret;
 
 	if (host_check_aligned(h, "iova", iova, h->caps.min_alignment) ||
-	    host_quota_mappings(h, c, 1))
+	    host_quota_mappings_reap(h, c, 1))
 		return h->fail.err;
 	/* Insert first: one tree descent checks window, reserved region and overlap. */
 	ret = viova_va_space_insert(vm->vs, &m, &why);
@@ -68,7 +81,7 @@ int host_map_whole(struct viova_host *h, struct host_ctx *c, struct host_vm *vm,
 		return host_reject_range(h, c, vm_name, &why);
 	ret = HOST_BE(h, bo_set_iova, vm->be, bo->be, iova);
 	if (ret) {
-		viova_va_space_remove(vm->vs, iova, bo->size, NULL);
+		host_vs_remove_whole(vm, &m, bo->nmaps + 1);
 		return host_reject(h, ret, iova, bo->size,
 				   "backend %s refused to map buffer %" PRIu32 " (0x%" PRIx64
 				   " bytes) at 0x%" PRIx64 " in VM %" PRIu32 " of context %" PRIu32,
@@ -105,7 +118,7 @@ static int clear_whole(struct viova_host *h, struct host_ctx *c, struct host_vm 
 				   "backend %s refused to clear the mapping of buffer %" PRIu32
 				   " at 0x%" PRIx64 " in VM %" PRIu32,
 				   h->be->ops->name, bo->id, m.addr, vm_name);
-	viova_va_space_remove(vm->vs, m.addr, m.range, NULL);
+	host_vs_remove_whole(vm, &m, bo->nmaps);
 	bo->nmaps--;
 	c->nmappings--;
 	if (bo->wvm == vm)

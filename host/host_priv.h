@@ -124,9 +124,11 @@ struct host_ctx {
 	uint32_t params;
 	int32_t priority;
 	uint32_t nvms;
-	struct host_vmname *vms; /* [max_vms] */
-	struct host_idmap ids;	 /* buffer id -> arena index */
-	struct host_bo *bos;	 /* arena */
+	struct host_vmname *vms; /* [max_vms], then the vmslot table (one allocation) */
+	uint8_t *vmslot;	 /* vm_id -> index + 1 into vms (host_ctx.c DOC) */
+	uint32_t vmmask;
+	struct host_idmap ids; /* buffer id -> arena index */
+	struct host_bo *bos;   /* arena */
 	uint32_t bo_cap, bo_top, bo_free;
 	uint32_t nbufs; /* live + zombie */
 	uint32_t zombies, zombie_head;
@@ -300,6 +302,12 @@ int host_cmd_vm_unbind(struct viova_host *h, const struct viova_cmd_vm_unbind *c
 /* Map buffer i of c whole at iova in vm (checks + backend + va_space); used by GEM_NEW. */
 int host_map_whole(struct viova_host *h, struct host_ctx *c, struct host_vm *vm, uint32_t vm_name,
 		   uint32_t i, uint64_t iova);
+/*
+ * Remove the whole (SET_IOVA) mapping m of a buffer with nmaps mappings from vm's tracker: by
+ * the buffer's list when nmaps <= HOST_OBJ_WALK_MAX, else by a tree descent.
+ */
+#define HOST_OBJ_WALK_MAX 8u
+void host_vs_remove_whole(struct host_vm *vm, const struct viova_va_mapping *m, uint32_t nmaps);
 /* The whole mapping of buffer i of c in vm: 0 with *m filled, or -ENOENT. */
 int host_find_whole(struct host_ctx *c, struct host_vm *vm, uint32_t i, struct viova_va_mapping *m);
 
@@ -336,6 +344,12 @@ int host_require_resp(struct viova_host *h);
 
 int host_quota_buffer(struct viova_host *h, struct host_ctx *c, uint64_t size);
 int host_quota_mappings(struct viova_host *h, struct host_ctx *c, int64_t delta);
+/*
+ * host_quota_mappings() that first releases completed zombies when the quota would refuse;
+ * only where no op list or tracker change is pending (GEM_NEW, SET_IOVA). host_quota_buffer()
+ * does the same.
+ */
+int host_quota_mappings_reap(struct viova_host *h, struct host_ctx *c, int64_t delta);
 int host_quota_vms(struct viova_host *h, struct host_ctx *c);
 /* Apply defaults and limits to cfg quotas: 0 or -EINVAL. */
 int host_quota_init(struct viova_host_quotas *q, const struct viova_host_quotas *cfg);

@@ -42,8 +42,28 @@ int host_quota_init(struct viova_host_quotas *q, const struct viova_host_quotas 
 	return 0;
 }
 
+/*
+ * Closed-but-busy buffers (zombies) count against the quotas until they are released, which
+ * happens at the start of a batch. Before refusing, release those whose jobs have completed
+ * since, so a guest that closed buffers and waited for their fence within one batch is not
+ * refused for them. Only at points where no op list or tracker state is pending: GEM_NEW and
+ * SET_IOVA checks, never inside VM_BIND's op-list check.
+ */
+static bool reap_for_quota(struct viova_host *h, struct host_ctx *c)
+{
+	uint32_t before = c->zombies;
+
+	if (!before)
+		return false;
+	host_bo_reap(h, c);
+	return c->zombies != before;
+}
+
 int host_quota_buffer(struct viova_host *h, struct host_ctx *c, uint64_t size)
 {
+	if ((c->nbufs >= h->q.max_buffers || size > h->q.max_bytes - c->bytes) &&
+	    reap_for_quota(h, c))
+		return host_quota_buffer(h, c, size);
 	if (c->nbufs >= h->q.max_buffers)
 		return host_reject(h, -EDQUOT, c->nbufs, h->q.max_buffers,
 				   "context %" PRIu32 " already holds %" PRIu32
@@ -70,6 +90,15 @@ int host_quota_mappings(struct viova_host *h, struct host_ctx *c, int64_t delta)
 				   ": clear or unbind mappings first",
 				   c->id, c->nmappings, delta, h->q.max_mappings);
 	return 0;
+}
+
+int host_quota_mappings_reap(struct viova_host *h, struct host_ctx *c, int64_t delta)
+{
+	if (delta <= 0 || (uint64_t)c->nmappings + (uint64_t)delta <= h->q.max_mappings)
+		return 0; /* the SET_IOVA hot path */
+	if (reap_for_quota(h, c))
+		return host_quota_mappings_reap(h, c, delta);
+	return host_quota_mappings(h, c, delta);
 }
 
 int host_quota_vms(struct viova_host *h, struct host_ctx *c)

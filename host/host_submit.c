@@ -26,8 +26,12 @@
  *   job_fault(ctx, f, iova)  under h->lock (the error ring is shared with the connection
  *                            thread): faults, fault_iova, lost, one ASYNC | CTX_LOST record.
  *
- * Contract relied on (viova/backend.h): no event names a context before ctx_create/ctx_clone
- * returned it, and none after ctx_destroy returned.
+ * Contract relied on (viova/backend.h, event ordering): job_fault for a job returns before its
+ * fence shows through fence_signaled, fence_completed or fence_wait, so when WAIT_FENCE
+ * answers "done" the fault's record and lost flag are already published (the lock release in
+ * job_fault orders them before the completed-fence store); fence events of a context are
+ * serialized and monotonic; no event names a context before ctx_create/ctx_clone returned it,
+ * and none after ctx_destroy returned.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -6,6 +6,7 @@
  * against it before the kernel sees it:
  *
  *   SET_IOVA(buffer, iova)   viova_va_space_insert()        whole buffer at iova, overlap rejected
+ *   SET_IOVA(buffer, 0)      viova_va_space_obj_remove()    through the buffer's own list
  *   VM_BIND(map pieces)      viova_va_space_sm_map()  + apply   sparse bind, splits what it covers
  *   VM_UNBIND(range)         viova_va_space_sm_unmap() + apply  splits what it partly covers
  *   close(buffer)            viova_va_space_obj_unmap_ops() + apply  every mapping of the buffer
@@ -147,6 +148,26 @@ int viova_va_space_insert(struct viova_va_space *vs, const struct viova_va_mappi
  */
 int viova_va_space_remove(struct viova_va_space *vs, uint64_t addr, uint64_t range,
 			  struct viova_va_mapping *removed);
+
+/*
+ * Remove the mapping of obj that is exactly [addr, addr + range), found through obj's list
+ * instead of a tree descent: one hash probe, O(k) for the k mappings of obj, then an unlink by
+ * node (the red-black erase touches only the node's neighbourhood). For a caller that knows
+ * which object owns the range and that the object has few mappings (a buffer's SET_IOVA
+ * mapping); otherwise viova_va_space_remove() is O(log n) whatever k is. If removed is not NULL
+ * it receives the removed mapping. Returns 0, or
+ *   -ENOENT  obj has no mapping that is exactly [addr, addr + range) (sparse mappings have no
+ *            object and are never found here)
+ */
+int viova_va_space_obj_remove(struct viova_va_space *vs, uint64_t obj, uint64_t addr,
+			      uint64_t range, struct viova_va_mapping *removed);
+
+/*
+ * Remove every mapping of obj (none: nothing happens). O(k) plus the erases, no tree descent
+ * and one hash probe: what a driver does when a buffer's address is cleared or the buffer
+ * goes. Returns how many mappings were removed.
+ */
+uint32_t viova_va_space_obj_remove_all(struct viova_va_space *vs, uint64_t obj);
 
 /*
  * Lookups. Each copies the mapping found into *out (may be NULL) and returns 0, or -ENOENT if

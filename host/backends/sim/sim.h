@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sim.h - the sim backend's entry point (for host/backends/registry.c), its defaults, and the
- * debug/test hooks the unit tests use. Private to host/backends and tests/unit/host: the core
- * reaches the sim only through viova_backend_create("sim", ...) and the ops table.
+ * debug/test hooks the tests use. Private to host/backends and the host's tests
+ * (tests/unit/host, tests/integration/host): the core never includes it and reaches the sim
+ * only through viova_backend_create("sim", ...) and the ops table.
  *
  * docs/sim.md describes what the sim models.
  */

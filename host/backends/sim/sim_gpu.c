@@ -17,11 +17,12 @@
  *     |   unmapped / read-only  -> fault: stop at this word  (iova of the failed access)
  *     |   ctx_destroy / destroy -> cancel: stop before the next page
  *     v
- *   retired (lock held): bo->busy--, ctx->completed = fence, ban if faulted and the context is
- *     |                  not RECOVERABLE (its later jobs are skipped, fences still signal)
+ *   faulted: ban if the context is not RECOVERABLE (its later jobs are skipped, fences still
+ *     |      signal); job_fault(fence, iova, -EFAULT) with the lock dropped, job still queued
  *     v
- *   events (lock dropped): job_fault(fence, iova, -EFAULT) if it faulted, then
- *                          fence_signaled(fence); counted in ctx->cb_inflight
+ *   retired (lock held): bo->busy--, ctx->completed = fence, waiters woken
+ *     v
+ *   event (lock dropped): fence_signaled(fence); both events counted in ctx->cb_inflight
  *
  * One worker runs jobs one at a time, and a context's jobs sit on one FIFO timeline, so a
  * context's fences signal in submission order. Priority only reorders between timelines.
@@ -332,7 +333,18 @@ static void sim_gpu_run(struct sim_backend *sb, struct sim_job *job, struct sim_
 	}
 }
 
-/* Retire one job (lock held on entry and exit), then report it with the lock dropped. */
+/*
+ * Retire one job (lock held on entry and exit), reporting it with the lock dropped. Order
+ * (the contract of viova/backend.h):
+ *
+ *   1. faulted: state (faults, ban) under the lock, then job_fault with the lock dropped --
+ *      the job is still queued, so fence_completed / fence_wait cannot see its fence yet
+ *   2. lock: buffers released, ctx->completed = fence, waiters woken
+ *   3. fence_signaled with the lock dropped
+ *
+ * so whoever learns the fence by any route (event, poll, wait) already has the fault.
+ * ctx->cb_inflight counts both calls; ctx_destroy waits for it (and for ctx->queued).
+ */
 static void sim_gpu_retire(struct sim_backend *sb, struct sim_job *job, const struct sim_fault *f,
 			   bool skipped)
 {
@@ -341,7 +353,6 @@ static void sim_gpu_retire(struct sim_backend *sb, struct sim_job *job, const st
 	void *cookie = ctx->cookie;
 	uint64_t fence = job->fence;
 
-	sim_job_release(sb, job);
 	if (skipped) {
 		sb->st.jobs_skipped++;
 	} else if (f->err == -ECANCELED) {
@@ -355,8 +366,17 @@ static void sim_gpu_retire(struct sim_backend *sb, struct sim_job *job, const st
 			/* i915 semantics: a context that cannot recover is banned after a fault */
 			if (!(ctx->params & VIOVA_CTX_RECOVERABLE))
 				ctx->banned = true;
+			if (ev && ev->job_fault && !ctx->destroying) {
+				ctx->cb_inflight++;
+				pthread_mutex_unlock(&sb->lock);
+				ev->job_fault(sb->base.events_cookie, cookie, fence, f->iova,
+					      f->err);
+				pthread_mutex_lock(&sb->lock);
+				ctx->cb_inflight--;
+			}
 		}
 	}
+	sim_job_release(sb, job);
 	ctx->completed = fence;
 	pthread_cond_broadcast(&sb->done_cv);
 	if (ctx->destroying || !ev)
@@ -365,8 +385,6 @@ static void sim_gpu_retire(struct sim_backend *sb, struct sim_job *job, const st
 	ctx->reported = fence;
 	ctx->cb_inflight++;
 	pthread_mutex_unlock(&sb->lock);
-	if (f->err == -EFAULT && ev->job_fault)
-		ev->job_fault(sb->base.events_cookie, cookie, fence, f->iova, f->err);
 	if (ev->fence_signaled)
 		ev->fence_signaled(sb->base.events_cookie, cookie, fence);
 	pthread_mutex_lock(&sb->lock);

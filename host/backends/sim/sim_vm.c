@@ -236,18 +236,10 @@ void sim_bo_wait_access(struct sim_backend *sb, const struct viova_be_bo *bo)
 }
 
 /* Remove every mapping of id from vs without allocating (teardown cannot fail). */
+/* Every mapping of buffer id in vs: one hash probe, then unlinks by node (no tree descent). */
 static void sim_vs_drop_obj(struct viova_va_space *vs, uint32_t id)
 {
-	struct viova_va_iter it;
-	struct viova_va_mapping m;
-
-	/* an iterator goes stale on removal: restart it each time (one hash lookup) */
-	for (;;) {
-		viova_va_space_iter_obj(vs, &it, id);
-		if (!viova_va_iter_next(&it, &m))
-			break;
-		viova_va_space_remove(vs, m.addr, m.range, NULL);
-	}
+	viova_va_space_obj_remove_all(vs, id);
 }
 
 void sim_bo_teardown(struct sim_backend *sb, struct viova_be_bo *bo)

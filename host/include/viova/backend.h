@@ -77,14 +77,41 @@ struct viova_be_submit {
  * Asynchronous reports from a backend to the core. Both may be called from a backend thread;
  * the core makes them safe against its own thread. cookie is the one given at creation, ctx
  * the ctx_cookie given to ctx_create/ctx_clone.
+ *
+ * DOC: event ordering contract (every backend guarantees all four; the core relies on them)
+ *
+ * 1. Fault before fence. For a job that faults, job_fault(ctx, f, ...) has returned before
+ *    fence f (or any later fence of ctx) is reported by fence_signaled, returned by
+ *    fence_completed, or ends a fence_wait. Whoever learns that a faulting job is done, by
+ *    any route, can already see the fault's effects (the core: error record, lost flag).
+ *
+ *      backend thread                            core / guest
+ *      job faults
+ *      job_fault(ctx, f) ---------------------->  record + lost flag written
+ *      (returns)
+ *      completed(ctx) = f; wake fence_wait ---->  WAIT_FENCE / fence_completed see f
+ *      fence_signaled(ctx, f) ----------------->  slot.completed_fence = f
+ *
+ * 2. Fence events of one context are serialized (never two at once for the same ctx) and
+ *    monotonic: each fence_signaled names a fence greater than the previous one of ctx, and
+ *    fence_signaled(ctx, f) means every fence <= f of ctx signalled. fence_completed never
+ *    goes backwards.
+ * 3. No event names a context before ctx_create/ctx_clone has returned it (a context has no
+ *    job before then), and none after ctx_destroy has returned (ctx_destroy waits for
+ *    callbacks in flight; it may report the last fence itself, from the caller's thread,
+ *    before returning).
+ * 4. Events are called with no backend lock held that an op takes: a callback may call
+ *    fence_completed (it sees the state before the event), but must not block on the
+ *    backend (fence_wait, ctx_destroy) nor take a lock the core holds across an op call.
  */
 struct viova_backend_events {
 	/* Fences of a context signal in order: fence_signaled(ctx, f) means all fences <= f did. */
 	void (*fence_signaled)(void *cookie, void *ctx, uint64_t fence);
 	/*
 	 * A job faulted (e.g. sim GPU access to an unmapped iova). err is a negative errno
-	 * (-EFAULT for a translation fault). The job's fence still signals afterwards, so
-	 * nothing waits forever; the core marks the context lost.
+	 * (-EFAULT for a translation fault). Called before the job's fence becomes visible in
+	 * any way (rule 1 above); the fence still signals afterwards, so nothing waits forever.
+	 * The core marks the context lost.
 	 */
 	void (*job_fault)(void *cookie, void *ctx, uint64_t fence, uint64_t iova, int err);
 };
@@ -164,8 +191,8 @@ struct viova_backend_ops {
 	/* CPU access without a host mapping exposed to the guest: -EINVAL outside the buffer. */
 	int (*bo_write)(struct viova_backend *be, struct viova_be_bo *bo, uint64_t offset,
 			const void *data, uint64_t size);
-	int (*bo_read)(struct viova_backend *be, struct viova_be_bo *bo, uint64_t offset, void *data,
-		       uint64_t size);
+	int (*bo_read)(struct viova_backend *be, struct viova_be_bo *bo, uint64_t offset,
+		       void *data, uint64_t size);
 
 	/*
 	 * Queue a job; returns once it is queued, not run. The fence signals through events.
@@ -184,7 +211,7 @@ struct viova_backend_ops {
 
 /* Options for creating a backend instance. */
 struct viova_backend_config {
-	const char *device; /* render node for msm/i915 ("/dev/dri/renderD128"); NULL for sim */
+	const char *device;    /* render node for msm/i915 ("/dev/dri/renderD128"); NULL for sim */
 	uint64_t sim_va_start; /* sim: VA window (0: the defaults in docs/sim.md) */
 	uint64_t sim_va_size;
 	uint64_t sim_reserved_start; /* sim: kernel-reserved region inside the window */

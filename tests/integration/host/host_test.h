@@ -359,25 +359,6 @@ static inline struct viova_err_rec ht_pop(struct ht *t)
 	return rec;
 }
 
-/*
- * Pop a record an asynchronous event (GPU fault) produces. The sim delivers job_fault after it
- * has released fence waiters, so a WAIT_FENCE may return before the record is in the ring:
- * poll for it, bounded by 2 s.
- */
-static inline struct viova_err_rec ht_pop_async(struct ht *t)
-{
-	struct viova_err_rec rec;
-	const struct timespec ms = {0, 1000000};
-
-	for (int i = 0; i < 2000; i++) {
-		if (viova_codec_resp_guest_pop_error(&t->g, &rec) == 0)
-			return rec;
-		nanosleep(&ms, NULL);
-	}
-	fail_msg("no asynchronous error record within 2 s");
-	return rec;
-}
-
 static inline void ht_no_error(struct ht *t)
 {
 	struct viova_err_rec rec;

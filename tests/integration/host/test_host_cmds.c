@@ -52,7 +52,8 @@ static void test_nop_sync(void **state)
 	assert_int_equal(viova_codec_enc_sync(&t->enc, NULL), 0);
 	assert_int_equal(viova_codec_enc_nop(&t->enc, NULL), 0);
 	assert_int_equal(viova_codec_enc_finish(&t->enc, &len), 0);
-	((struct viova_cmd_hdr *)((uint8_t *)t->batch + sizeof(struct viova_batch_hdr)))->ctx_id = 1;
+	((struct viova_cmd_hdr *)((uint8_t *)t->batch + sizeof(struct viova_batch_hdr)))->ctx_id =
+	    1;
 	assert_int_equal(viova_host_process(t->h, t->batch, len), 1);
 	viova_codec_enc_reset(&t->enc);
 	assert_int_equal(ht_expect(t, VIOVA_CMD_SYNC, VIOVA_EINVAL, s).reason,
@@ -207,6 +208,60 @@ static void test_vm_create_destroy(void **state)
 	for (vm = 2; vm <= 2; vm++)
 		HT_FAILS(t, VIOVA_ENOENT,
 			 viova_codec_enc_set_iova(&t->enc, 1, 5, vm, HT_VA(t, 1), NULL));
+	ht_free(t);
+}
+
+/*
+ * VM names are found through a hash of the guest-chosen ids (host_ctx.c): 64 names (the quota,
+ * own VM included) with ids spread over the u32 range, destroyed and recreated in a shuffled
+ * order; after every step each live name maps a buffer into its own VM and each dead one is
+ * ENOENT. A hole left by a bad deletion or a stale index after the swap-with-last shows up as
+ * a wrong errno or a mapping in the wrong VM.
+ */
+static void test_vm_names_many(void **state)
+{
+	struct viova_host_quotas q = {.max_vms = 64};
+	struct ht *t = ht_new_q(&q);
+	uint32_t ids[63];
+	bool live[63] = {false};
+	uint64_t r = 0x2545f4914f6cdd1dull;
+	(void)state;
+
+	ht_ctx(t, 1, 1);
+	ht_buf(t, 1, 1, PAGE, 0);
+	for (uint32_t k = 0; k < 63; k++)
+		ids[k] = k < 16 ? 2 + k * 0x10000u : (uint32_t)(0x9e3779b1ull * (k + 3)) | 2u;
+	for (uint32_t round = 0; round < 6; round++) {
+		for (uint32_t n = 0; n < 63; n++) {
+			uint32_t k;
+
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			k = (uint32_t)(r % 63);
+			if (live[k])
+				HT_OK(t, viova_codec_enc_vm_destroy(&t->enc, 1, ids[k], NULL));
+			else
+				HT_OK(t, viova_codec_enc_vm_create(&t->enc, 1, ids[k], 0, NULL));
+			live[k] = !live[k];
+		}
+		for (uint32_t k = 0; k < 63; k++) {
+			if (!live[k]) {
+				HT_FAILS(t, VIOVA_ENOENT,
+					 viova_codec_enc_set_iova(&t->enc, 1, 1, ids[k],
+								  HT_VA(t, k), NULL));
+				continue;
+			}
+			/* the same iova in every VM: only per-VM spaces let them all succeed */
+			HT_OK(t,
+			      viova_codec_enc_set_iova(&t->enc, 1, 1, ids[k], HT_VA(t, 1), NULL));
+		}
+		/* every live VM holds exactly that one mapping: clear them all again */
+		for (uint32_t k = 0; k < 63; k++) {
+			if (live[k])
+				HT_OK(t, viova_codec_enc_set_iova(&t->enc, 1, 1, ids[k], 0, NULL));
+		}
+	}
 	ht_free(t);
 }
 
@@ -778,12 +833,19 @@ static void test_quotas(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_nop_sync),	       cmocka_unit_test(test_resp_init),
-	    cmocka_unit_test(test_ctx_create_destroy), cmocka_unit_test(test_vm_create_destroy),
-	    cmocka_unit_test(test_gem_new_close),      cmocka_unit_test(test_set_iova),
-	    cmocka_unit_test(test_vm_bind_unbind),     cmocka_unit_test(test_upload_download),
-	    cmocka_unit_test(test_submit_wait),	       cmocka_unit_test(test_query),
-	    cmocka_unit_test(test_malformed_batches),  cmocka_unit_test(test_quotas),
+	    cmocka_unit_test(test_nop_sync),
+	    cmocka_unit_test(test_resp_init),
+	    cmocka_unit_test(test_ctx_create_destroy),
+	    cmocka_unit_test(test_vm_create_destroy),
+	    cmocka_unit_test(test_vm_names_many),
+	    cmocka_unit_test(test_gem_new_close),
+	    cmocka_unit_test(test_set_iova),
+	    cmocka_unit_test(test_vm_bind_unbind),
+	    cmocka_unit_test(test_upload_download),
+	    cmocka_unit_test(test_submit_wait),
+	    cmocka_unit_test(test_query),
+	    cmocka_unit_test(test_malformed_batches),
+	    cmocka_unit_test(test_quotas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
  * The sim's debug hook sim_debug_pause() holds its GPU so that "a job is still running" is a
  * state the test controls, not a race it hopes to win.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,7 +129,13 @@ static void test_fault_unmapped(void **state)
 	}
 	assert_int_equal(wait_fence(t, 1, 1, SEC), 0); /* a faulted job's fence still signals */
 
-	r = ht_pop_async(t);
+	/*
+	 * Fault before fence (backend.h): WAIT_FENCE has answered, so the record and the lost
+	 * flag must already be visible -- no polling.
+	 */
+	slot = ht_slot(t, 1);
+	assert_int_equal(slot.lost, 1);
+	r = ht_pop(t);
 	assert_int_equal(r.cmd, VIOVA_CMD_SUBMIT);
 	assert_int_equal(r.seqno, s);
 	assert_int_equal(r.ctx_id, 1);
@@ -162,6 +169,56 @@ static void test_fault_unmapped(void **state)
 	submit(t, 2, 1, bufs, 1, jobs, 1);
 	assert_int_equal(wait_fence(t, 2, 1, SEC), 0);
 	assert_int_equal(viova_host_ctx_lost(t->h, 2), 0);
+	ht_free(t);
+}
+
+/*
+ * A guest that watches its slot's completed_fence instead of sending WAIT_FENCE: as soon as a
+ * faulting job's fence shows, the context already shows lost and the record is in the ring.
+ * Several rounds, because the window this guards against is a race.
+ */
+static void test_fault_order_slot(void **state)
+{
+	struct ht *t = ht_new();
+	struct viova_sim_job job = viova_codec_sim_fill(HT_VA(t, 0), 2 * PAGE, 7);
+	struct viova_codec_submit sub = {.format = VIOVA_SUBMIT_FORMAT_SIM,
+					 .out_fence = 1,
+					 .bos = &(struct viova_submit_bo){1, VIOVA_SUBMIT_BO_WRITE},
+					 .bo_count = 1,
+					 .cmds = &job,
+					 .cmd_count = 1};
+	struct timespec t0, now;
+	(void)state;
+
+	for (uint32_t round = 0; round < 16; round++) {
+		struct viova_resp_ctx slot;
+		struct viova_err_rec r;
+		uint64_t s;
+
+		ht_ctx(t, 1, 1);
+		ht_buf(t, 1, 1, PAGE, HT_VA(t, 0)); /* the fill's second page is a hole */
+		s = ht_seq(t);
+		/* not submit(): the fault may be in the ring before ht_send returns */
+		assert_int_equal(viova_codec_enc_submit(&t->enc, 1, &sub, NULL), 0);
+		assert_int_equal(ht_send(t), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			slot = ht_slot(t, 1);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - t0.tv_sec > 5)
+				fail_msg("fence 1 of context 1 did not show within 5 s");
+		} while (slot.completed_fence < 1);
+		/* a fresh read after the fence showed: codec reads lost before the fence */
+		slot = ht_slot(t, 1);
+		assert_int_equal(slot.lost, 1);
+		assert_int_equal(slot.lost_err, VIOVA_EFAULT);
+		assert_int_equal(slot.faults, 1);
+		r = ht_pop(t);
+		assert_int_equal(r.seqno, s);
+		assert_int_equal(r.flags, VIOVA_ERR_ASYNC | VIOVA_ERR_CTX_LOST);
+		ht_no_error(t);
+		HT_OK(t, viova_codec_enc_ctx_destroy(&t->enc, 1, NULL));
+	}
 	ht_free(t);
 }
 
@@ -235,6 +292,56 @@ static void test_close_busy(void **state)
 	sim_debug_stats(t->sim, &st);
 	assert_int_equal(st.bos, 1);
 	HT_OK(t, viova_codec_enc_set_iova(&t->enc, 1, 1, 0, HT_VA(t, 0), NULL));
+	ht_free(t);
+}
+
+static void *resume_later(void *arg)
+{
+	const struct timespec ms5 = {0, 5000000};
+
+	nanosleep(&ms5, NULL);
+	sim_debug_resume(arg);
+	return NULL;
+}
+
+/*
+ * A closed busy buffer counts against max_buffers until released; the release no longer waits
+ * for the next batch: a GEM_NEW that would hit the quota first releases zombies whose job has
+ * completed, here within the batch whose WAIT_FENCE saw the fence.
+ */
+static void test_close_busy_quota(void **state)
+{
+	struct viova_host_quotas q = {.max_buffers = 2};
+	struct ht *t = ht_new_q(&q);
+	uint32_t bufs[] = {1};
+	struct viova_sim_job job = viova_codec_sim_fill(HT_VA(t, 0), 64, 7);
+	struct viova_host_counters c;
+	pthread_t th;
+	(void)state;
+
+	ht_ctx(t, 1, 1);
+	ht_buf(t, 1, 1, PAGE, HT_VA(t, 0));
+	sim_debug_pause(t->sim);
+	submit(t, 1, 1, bufs, 1, &job, 1);
+	HT_OK(t, viova_codec_enc_gem_close(&t->enc, 1, 1, NULL)); /* zombie */
+	ht_buf(t, 1, 2, PAGE, 0);
+	/* the zombie's job has not run: the quota refuses, nothing is released */
+	HT_FAILS(t, VIOVA_EDQUOT, viova_codec_enc_gem_new(&t->enc, 1, 3, 0, PAGE, 0, 0, NULL));
+	viova_host_counters(t->h, &c);
+	assert_int_equal(c.zombies, 1);
+
+	/* one batch: wait for the fence (the GPU resumes meanwhile), then GEM_NEW */
+	assert_int_equal(pthread_create(&th, NULL, resume_later, t->sim), 0);
+	for (int k = 0; k < 30; k++) /* up to 30 x max_wait_ns: robust on a loaded machine */
+		assert_int_equal(
+		    viova_codec_enc_wait_fence(&t->enc, 1, 1, 1000000000ull, 128, NULL), 0);
+	assert_int_equal(viova_codec_enc_gem_new(&t->enc, 1, 3, 0, PAGE, 0, 0, NULL), 0);
+	assert_int_equal(ht_send(t), 0);
+	pthread_join(th, NULL);
+	ht_no_error(t);
+	viova_host_counters(t->h, &c);
+	assert_int_equal(c.zombies, 0);
+	assert_int_equal(c.buffers, 2);
 	ht_free(t);
 }
 
@@ -327,7 +434,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fill_copy),	      cmocka_unit_test(test_fault_unmapped),
-	    cmocka_unit_test(test_busy_iova),	      cmocka_unit_test(test_close_busy),
+	    cmocka_unit_test(test_fault_order_slot),  cmocka_unit_test(test_busy_iova),
+	    cmocka_unit_test(test_close_busy),	      cmocka_unit_test(test_close_busy_quota),
 	    cmocka_unit_test(test_teardown_counters), cmocka_unit_test(test_destroy_live),
 	};
 

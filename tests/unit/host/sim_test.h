@@ -48,6 +48,15 @@ struct ev_log {
 	uint32_t nfaults;
 	uint32_t order_errors;	    /* a context's fences reported out of order */
 	uint32_t fault_after_fence; /* job_fault for a fence already reported signalled */
+	/*
+	 * Optional probe (set after creation): in job_fault for probe_cookie, the faulting
+	 * fence must not be visible through fence_completed / fence_wait yet (backend.h rule 1).
+	 */
+	struct viova_backend *be;
+	struct viova_be_ctx *probe_ctx;
+	void *probe_cookie;
+	uint32_t fault_visible_early;
+	uint32_t probes;
 };
 
 static inline void ev_on_fence(void *cookie, void *ctx, uint64_t fence)
@@ -72,9 +81,17 @@ static inline void ev_on_fence(void *cookie, void *ctx, uint64_t fence)
 static inline void ev_on_fault(void *cookie, void *ctx, uint64_t fence, uint64_t iova, int err)
 {
 	struct ev_log *l = cookie;
-	uint32_t i;
+	uint32_t i, early = 0, probed = 0;
 
+	/* outside l->lock: the backend's fence ops take its own lock */
+	if (l->be && l->probe_ctx && ctx == l->probe_cookie) {
+		probed = 1;
+		early = l->be->ops->fence_completed(l->be, l->probe_ctx) >= fence ||
+			l->be->ops->fence_wait(l->be, l->probe_ctx, fence, 0) == 0;
+	}
 	pthread_mutex_lock(&l->lock);
+	l->fault_visible_early += early;
+	l->probes += probed;
 	for (i = 0; i < l->nfences; i++) {
 		if (l->fences[i].ctx == ctx && l->fences[i].fence >= fence)
 			l->fault_after_fence++;
@@ -124,6 +141,16 @@ static inline uint32_t ev_count_fences(struct ev_log *l)
 
 	pthread_mutex_lock(&l->lock);
 	n = l->nfences;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+static inline uint32_t ev_count_faults(struct ev_log *l)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&l->lock);
+	n = l->nfaults;
 	pthread_mutex_unlock(&l->lock);
 	return n;
 }

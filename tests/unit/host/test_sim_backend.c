@@ -86,9 +86,16 @@ static void test_registry(void **state)
 	struct viova_backend *be = (void *)0x1;
 
 	(void)state;
-	/* only "sim" exists until the driver backends are written */
-	assert_int_equal(viova_backend_create("msm", NULL, NULL, NULL, &be), -ENOENT);
-	assert_int_equal(viova_backend_create("i915", NULL, NULL, NULL, &be), -ENOENT);
+	/*
+	 * The driver backends (issue 8) are registered as they are written; on a machine without
+	 * their GPU they answer -ENODEV (backend.h), before that -ENOENT. Never an instance here.
+	 */
+	for (int k = 0; k < 2; k++) {
+		int ret = viova_backend_create(k ? "i915" : "msm", NULL, NULL, NULL, &be);
+
+		assert_true(ret == -ENOENT || ret == -ENODEV);
+		assert_ptr_equal(be, (void *)0x1);
+	}
 	assert_int_equal(viova_backend_create("", NULL, NULL, NULL, &be), -ENOENT);
 	assert_int_equal(viova_backend_create("SIM", NULL, NULL, NULL, &be), -ENOENT);
 	assert_ptr_equal(be, (void *)0x1);

@@ -33,6 +33,10 @@ static int fx_setup(void **state)
 	f->ops = f->be->ops;
 	assert_int_equal(f->ops->vm_create(f->be, &f->vm), 0);
 	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &f->ctx_cookie, &f->ctx), 0);
+	/* every fault of the fixture's context checks backend.h rule 1 from inside the event */
+	f->log.be = f->be;
+	f->log.probe_ctx = f->ctx;
+	f->log.probe_cookie = &f->ctx_cookie;
 	*state = f;
 	return 0;
 }
@@ -48,6 +52,7 @@ static int fx_teardown(void **state)
 	f->ops->destroy(f->be);
 	assert_int_equal(f->log.order_errors, 0);
 	assert_int_equal(f->log.fault_after_fence, 0);
+	assert_int_equal(f->log.fault_visible_early, 0);
 	ev_fini(&f->log);
 	free(f);
 	return 0;
@@ -196,6 +201,10 @@ static void test_fault_unmapped(void **state)
 
 	assert_int_equal(submit_words(f->be, f->ctx, &a, 1, w, 3, 7), 0);
 	wait_fence(f, f->ctx, 7);
+	/* fault before fence: once the wait returns, the fault was already reported */
+	assert_int_equal(ev_count_faults(&f->log), 1);
+	assert_int_equal(f->log.probes, 1);
+	assert_int_equal(f->log.fault_visible_early, 0);
 	assert_true(ev_wait_fence(&f->log, &f->ctx_cookie, 7, 5 * SEC));
 	assert_int_equal(f->log.nfaults, 1);
 	assert_ptr_equal(f->log.faults[0].ctx, &f->ctx_cookie);
@@ -229,7 +238,10 @@ static void test_fault_partly_mapped(void **state)
 	struct viova_sim_job w = w_fill(ia + PAGE + 16, 2 * PAGE, 0x5a5a0f0f);
 
 	assert_int_equal(submit_words(f->be, f->ctx, &a, 1, &w, 1, 1), 0);
-	wait_fence(f, f->ctx, 1);
+	/* polling fence_completed: the fault is reported before the fence shows */
+	while (f->ops->fence_completed(f->be, f->ctx) < 1)
+		assert_int_equal(f->ops->fence_wait(f->be, f->ctx, 1, 5 * SEC), 0);
+	assert_int_equal(ev_count_faults(&f->log), 1);
 	assert_true(ev_wait_fence(&f->log, &f->ctx_cookie, 1, 5 * SEC));
 	assert_int_equal(f->log.nfaults, 1);
 	assert_int_equal(f->log.faults[0].iova, ia + 2 * PAGE);

@@ -124,6 +124,14 @@ static int cmd_resp_init(struct viova_host *h, const struct viova_cmd_resp_init 
 		}
 		/* Published last: event threads test it without the lock (acquire). */
 		__atomic_store_n(&h->have_resp, true, __ATOMIC_RELEASE);
+		/*
+		 * A fence that signalled between the slot copies above and that store skipped
+		 * the slot (have_resp was still false): mirror every live context's counter once
+		 * more, with the same store-then-recheck as the event path.
+		 */
+		for (i = 1; i <= h->q.max_contexts; i++)
+			if (h->ctx[i].live)
+				host_ctx_complete(h, &h->ctx[i], 0);
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (ret) {

@@ -354,12 +354,16 @@ int viova_codec_resp_guest_ctx(const struct viova_codec_resp_guest *g, uint32_t 
 		return -EINVAL;
 	s = (const struct viova_resp_ctx *)(g->mem + g->lay.ctx_offset +
 					    (size_t)ctx_id * g->lay.ctx_slot_size);
+	/*
+	 * completed_fence first: the host publishes a faulting job's fault and lost flag before
+	 * its fence, so one snapshot that shows the fence done also shows what the job caused.
+	 */
+	slot->completed_fence = __atomic_load_n(&s->completed_fence, __ATOMIC_ACQUIRE);
 	slot->active = __atomic_load_n(&s->active, __ATOMIC_ACQUIRE);
 	slot->lost = __atomic_load_n(&s->lost, __ATOMIC_ACQUIRE);
 	slot->lost_err = __atomic_load_n(&s->lost_err, __ATOMIC_RELAXED);
 	slot->faults = __atomic_load_n(&s->faults, __ATOMIC_ACQUIRE);
 	slot->fault_iova = __atomic_load_n(&s->fault_iova, __ATOMIC_RELAXED);
-	slot->completed_fence = __atomic_load_n(&s->completed_fence, __ATOMIC_ACQUIRE);
 	return 0;
 }
 

@@ -30,9 +30,14 @@
 #define SIM_MIN_ALIGNMENT 4096u
 /* Longest WAIT_FENCE block the capset advertises (the core caps guest timeouts with it). */
 #define SIM_MAX_WAIT_NS 100000000ull
-/* Job records per submit, and bytes of job records queued per instance (-EAGAIN beyond). */
+/*
+ * Job records per submit, and bytes of queued jobs per CONTEXT (-EAGAIN beyond). Per context,
+ * not per instance: a context that floods the queue is refused itself and can never get
+ * another context's job refused (a refused SUBMIT loses its context). The instance total is
+ * bounded by the host's context quota times this budget.
+ */
 #define SIM_MAX_JOB_WORDS 65536u
-#define SIM_MAX_QUEUED_BYTES (64ull << 20)
+#define SIM_MAX_QUEUED_BYTES_PER_CTX (4ull << 20)
 /* Context parameters a clone takes when VIOVA_CLONE_FLAGS is not given (i915's defaults). */
 #define SIM_DEFAULT_PARAMS (VIOVA_CTX_BANNABLE | VIOVA_CTX_RECOVERABLE)
 

@@ -8,7 +8,7 @@
  *
  *   submit()        validate format, bo list and every job word; copy the words   (-EINVAL)
  *     | lock        fence > previous, bos not duplicated and mapped where the core says,
- *     |             budget of queued records (-EAGAIN), context not banned (-EIO)
+ *     |             the context's budget of queued records (-EAGAIN), not banned (-EIO)
  *     v             bo->busy++ for each listed buffer (SET_IOVA clear -> -EBUSY)
  *   queued on ctx->tl (FIFO) ------------------------------- ctx_destroy: cancelled
  *     | worker: highest priority head of all timelines, ties by submission order
@@ -156,6 +156,7 @@ static void sim_job_release(struct sim_backend *sb, struct sim_job *job)
 			sim_bo_teardown(sb, bo);
 	}
 	job->ctx->queued--;
+	job->ctx->queued_bytes -= job->alloc_size;
 	sb->queued_bytes -= job->alloc_size;
 	sb->st.jobs_queued--;
 }
@@ -468,7 +469,7 @@ int sim_gpu_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		ret = -EINVAL;
 		goto err;
 	}
-	if (size > SIM_MAX_QUEUED_BYTES - sb->queued_bytes) {
+	if (size > SIM_MAX_QUEUED_BYTES_PER_CTX - ctx->queued_bytes) {
 		ret = -EAGAIN;
 		goto err;
 	}
@@ -496,6 +497,7 @@ int sim_gpu_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 	ctx->tl->tail = job;
 	sim_tl_activate(sb, ctx->tl);
 	ctx->queued++;
+	ctx->queued_bytes += size;
 	ctx->last_submitted = s->out_fence;
 	sb->queued_bytes += size;
 	sb->st.jobs_queued++;

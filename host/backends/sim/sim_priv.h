@@ -40,6 +40,8 @@
 
 /* Caller bit of a va_space mapping (bit 0 is VIOVA_VA_SPARSE): GPU writes through it fault. */
 #define SIM_MAP_READONLY (1u << 1)
+/* The mapping SET_IOVA made (the whole buffer); bind pieces never carry it. */
+#define SIM_MAP_WHOLE (1u << 2)
 
 /* Buffers up to this size live on the heap, larger ones in their own anonymous mapping. */
 #define SIM_SMALL_BO_SIZE (64u * 1024u)
@@ -98,6 +100,7 @@ struct viova_be_ctx {
 	uint64_t completed; /* last fence that signalled (state, before the event) */
 	uint64_t reported;  /* last fence given to events->fence_signaled */
 	uint32_t queued;    /* jobs queued or running */
+	uint64_t queued_bytes; /* their records, against SIM_MAX_QUEUED_BYTES_PER_CTX */
 	uint32_t cb_inflight;
 	uint32_t faults;
 	uint64_t last_fault_iova;
@@ -162,7 +165,7 @@ struct sim_backend {
 	struct sim_timeline *active; /* timelines with queued jobs */
 
 	uint64_t submit_seq;
-	uint64_t queued_bytes; /* job records held, against SIM_MAX_QUEUED_BYTES */
+	uint64_t queued_bytes; /* job records held by all contexts (statistics) */
 	uint32_t next_id;      /* ids of VMs, contexts, timelines (messages) */
 
 	struct sim_debug_stats st; /* counters (sim.h) */

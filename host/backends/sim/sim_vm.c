@@ -281,7 +281,9 @@ void sim_bo_close(struct viova_backend *be, struct viova_be_bo *bo)
 /*
  * msm SET_IOVA (seed 004), checked in this order:
  *
- *   iova == 0        clear: every mapping of bo in vm goes; -EBUSY while a job lists bo
+ *   iova == 0        clear: the SET_IOVA mapping of bo in vm goes, with any remnants of it that
+ *                    binds split off; pieces made by VM_BIND stay (a kernel's clear removes only
+ *                    that vma); -EBUSY while a job lists bo
  *   misaligned       -EINVAL  (page size / min_alignment)
  *   outside window   -EINVAL  (or wraps)
  *   bo mapped in vm  0 if it is exactly this mapping again (whole buffer at iova), else -EBUSY
@@ -290,6 +292,20 @@ void sim_bo_close(struct viova_backend *be, struct viova_be_bo *bo)
  * Unlike msm, a mismatched iova does not also drop the old mapping: a failed op changes
  * nothing, and the core keeps its own table in step with ours.
  */
+/* The SET_IOVA mapping of buffer id in vs, if any: 0 or -ENOENT. */
+static int sim_find_whole(struct viova_va_space *vs, uint32_t id, struct viova_va_mapping *m)
+{
+	struct viova_va_iter it;
+
+	if (!viova_va_space_obj_mapped(vs, id))
+		return -ENOENT;
+	viova_va_space_iter_obj(vs, &it, id);
+	while (viova_va_iter_next(&it, m))
+		if (m->flags & SIM_MAP_WHOLE)
+			return 0;
+	return -ENOENT;
+}
+
 int sim_bo_set_iova(struct viova_backend *be, struct viova_be_vm *vm, struct viova_be_bo *bo,
 		    uint64_t iova)
 {
@@ -301,13 +317,16 @@ int sim_bo_set_iova(struct viova_backend *be, struct viova_be_vm *vm, struct vio
 		return -EINVAL;
 	pthread_mutex_lock(&sb->lock);
 	if (!iova) {
-		if (!viova_va_space_obj_mapped(vm->vs, bo->id))
-			goto out;
+		if (sim_find_whole(vm->vs, bo->id, &m))
+			goto out; /* nothing to clear */
 		if (bo->busy) {
 			ret = -EBUSY;
 			goto out;
 		}
-		sim_vs_drop_obj(vm->vs, bo->id);
+		/* the SET_IOVA mapping, or what is left of it after binds split it */
+		do
+			viova_va_space_obj_remove(vm->vs, bo->id, m.addr, m.range, NULL);
+		while (sim_find_whole(vm->vs, bo->id, &m) == 0);
 		goto out;
 	}
 	if (!sim_aligned(iova, SIM_PAGE_SIZE) || !sim_aligned(iova, SIM_MIN_ALIGNMENT) ||
@@ -316,8 +335,7 @@ int sim_bo_set_iova(struct viova_backend *be, struct viova_be_vm *vm, struct vio
 		goto out;
 	}
 	if (viova_va_space_obj_mapped(vm->vs, bo->id)) {
-		if (viova_va_space_find(vm->vs, iova, bo->size, &m) == 0 && m.obj == bo->id &&
-		    m.offset == 0)
+		if (sim_find_whole(vm->vs, bo->id, &m) == 0 && m.addr == iova)
 			goto out;
 		ret = -EBUSY;
 		goto out;
@@ -330,6 +348,7 @@ int sim_bo_set_iova(struct viova_backend *be, struct viova_be_vm *vm, struct vio
 	m.addr = iova;
 	m.range = bo->size;
 	m.obj = bo->id;
+	m.flags = SIM_MAP_WHOLE;
 	ret = viova_va_space_insert(vm->vs, &m, NULL);
 	if (ret && ret != -ENOMEM)
 		ret = -ENOSPC;

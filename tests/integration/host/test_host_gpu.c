@@ -98,6 +98,62 @@ static void test_fill_copy(void **state)
 	ht_free(t);
 }
 
+/*
+ * A buffer mapped whole (SET_IOVA) and also bound in pieces elsewhere in the same VM: clearing
+ * the SET_IOVA mapping removes exactly that mapping in the host AND the backend, so the GPU
+ * still reaches the piece (review finding: the sim used to drop every mapping of the buffer,
+ * leaving host and backend disagreeing and a later job faulting).
+ */
+static void test_clear_keeps_bind_pieces(void **state)
+{
+	struct ht *t = ht_new();
+	uint32_t bufs[] = {1};
+	struct viova_sim_job job;
+	struct viova_codec_bind b = {0, 1, HT_VA(t, 3), PAGE, 0, 0};
+	struct viova_ctx_stats st;
+	struct viova_err_rec r;
+	uint32_t words[2];
+	uint64_t s;
+	(void)state;
+
+	ht_ctx(t, 1, 1);
+	ht_buf(t, 1, 1, 2 * PAGE, 0);
+	HT_OK(t, viova_codec_enc_set_iova(&t->enc, 1, 1, 0, HT_VA(t, 2), NULL));
+	HT_OK(t, viova_codec_enc_vm_bind(&t->enc, 1, &b, NULL));
+	HT_OK(t, viova_codec_enc_set_iova(&t->enc, 1, 1, 0, 0, NULL));
+	assert_int_equal(viova_host_ctx_stats(t->h, 1, &st), 0);
+	assert_int_equal(st.mappings, 1);
+	job = viova_codec_sim_fill(HT_VA(t, 3), 8, 0x5eed5eed);
+	submit(t, 1, 1, bufs, 1, &job, 1);
+	assert_int_equal(wait_fence(t, 1, 1, SEC), 0);
+	ht_no_error(t);
+	assert_int_equal(viova_host_ctx_lost(t->h, 1), 0);
+	ht_download(t, 1, 1, 0, words, 8);
+	assert_int_equal(words[0], 0x5eed5eed);
+	/* and the cleared range is really gone on the GPU side: a job there faults */
+	job = viova_codec_sim_fill(HT_VA(t, 2) + PAGE, 4, 1);
+	s = ht_seq(t);
+	{
+		struct viova_codec_submit sub = {
+		    .format = VIOVA_SUBMIT_FORMAT_SIM,
+		    .out_fence = 2,
+		    .bos = &(struct viova_submit_bo){1, VIOVA_SUBMIT_BO_WRITE},
+		    .bo_count = 1,
+		    .cmds = &job,
+		    .cmd_count = 1};
+
+		assert_int_equal(viova_codec_enc_submit(&t->enc, 1, &sub, NULL), 0);
+		assert_int_equal(ht_send(t), 0);
+	}
+	assert_int_equal(wait_fence(t, 1, 2, SEC), 0);
+	r = ht_pop(t);
+	assert_int_equal(r.cmd, VIOVA_CMD_SUBMIT);
+	assert_int_equal(r.seqno, s);
+	assert_int_equal(r.err, VIOVA_EFAULT);
+	assert_int_equal(r.detail0, HT_VA(t, 2) + PAGE);
+	ht_free(t);
+}
+
 static void test_fault_unmapped(void **state)
 {
 	struct ht *t = ht_new();
@@ -434,6 +490,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fill_copy),	      cmocka_unit_test(test_fault_unmapped),
+	    cmocka_unit_test(test_clear_keeps_bind_pieces),
 	    cmocka_unit_test(test_fault_order_slot),  cmocka_unit_test(test_busy_iova),
 	    cmocka_unit_test(test_close_busy),	      cmocka_unit_test(test_close_busy_quota),
 	    cmocka_unit_test(test_teardown_counters), cmocka_unit_test(test_destroy_live),

@@ -412,7 +412,7 @@ static void test_bind_split_merge(void **state)
 	assert_mapped(f, base + 3 * PAGE, base + 3 * PAGE, PAGE, a, 3 * PAGE);
 	assert_int_equal(sim_debug_vm_count(f->be, f->vm), 3);
 
-	/* clear removes every piece of a in this VM, b stays */
+	/* clear removes what is left of a's SET_IOVA mapping in this VM, b stays */
 	assert_int_equal(f->ops->bo_set_iova(f->be, f->vm, a, 0), 0);
 	assert_int_equal(sim_debug_vm_count(f->be, f->vm), 1);
 	assert_mapped(f, base + PAGE, base + PAGE, PAGE, b, 2 * PAGE);

@@ -332,6 +332,47 @@ static void test_fault_bans_unrecoverable(void **state)
 	close_bo(f, a);
 }
 
+/*
+ * The queued-records budget is per context: a context that floods the queue gets -EAGAIN
+ * itself, and another context's job is still accepted (a refused SUBMIT loses the context,
+ * so a shared budget would let one context get another one lost).
+ */
+static void test_queue_budget_per_ctx(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t ia = VA + 0x100000;
+	const uint32_t nw = 32768; /* 1 MiB of records per submit */
+	struct viova_be_bo *a = new_bo_at(f, PAGE, ia);
+	struct viova_be_ctx_params p = {.params = SIM_DEFAULT_PARAMS, .priority = 0};
+	struct viova_sim_job *w = calloc(nw, sizeof(*w));
+	struct viova_be_ctx *c1, *c2;
+	int cookie1, cookie2, ret = 0;
+	uint64_t fence = 0;
+
+	assert_non_null(w);
+	for (uint32_t i = 0; i < nw; i++)
+		w[i] = w_fill(ia, 4, i);
+	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &cookie1, &c1), 0);
+	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &cookie2, &c2), 0);
+	sim_debug_pause(f->be);
+	while (fence < 16 && (ret = submit_words(f->be, c1, &a, 1, w, nw, fence + 1)) == 0)
+		fence++;
+	assert_int_equal(ret, -EAGAIN);
+	assert_true(fence >= 1 && fence < 16);
+	/* the other context is not affected by c1's backlog */
+	assert_int_equal(submit_words(f->be, c2, &a, 1, w, 1, 1), 0);
+	sim_debug_resume(f->be);
+	wait_fence(f, c1, fence);
+	wait_fence(f, c2, 1);
+	/* c1's budget is back once its jobs retired */
+	assert_int_equal(submit_words(f->be, c1, &a, 1, w, nw, fence + 1), 0);
+	wait_fence(f, c1, fence + 1);
+	f->ops->ctx_destroy(f->be, c1);
+	f->ops->ctx_destroy(f->be, c2);
+	free(w);
+	close_bo(f, a);
+}
+
 /* ---- mappings and jobs ---------------------------------------------------------------- */
 
 /* SET_IOVA clear is -EBUSY while a job listing the buffer is running or queued, 0 after. */
@@ -673,6 +714,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fill_copy_bytes, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_into_sparse, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_budget_per_ctx, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_unmapped, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_partly_mapped, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_readonly, fx_setup, fx_teardown),

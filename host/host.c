@@ -270,6 +270,7 @@ int viova_host_process(struct viova_host *h, const void *batch, size_t len)
 	    .scratch = h->scratch,
 	    .scratch_size = h->max_batch_size,
 	};
+	h->wait_budget_ns = h->caps.max_wait_ns;
 	ret = viova_codec_dec_begin(&d, &cfg, batch, len, &e);
 	if (ret) {
 		host_report_decode(h, &e);

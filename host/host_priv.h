@@ -183,6 +183,12 @@ struct viova_host {
 	bool cur_loses; /* a failure of this command loses its context */
 	uint32_t cur_ctx;
 	uint64_t cur_seqno;
+	/*
+	 * Blocking time the rest of this batch's WAIT_FENCE commands may still spend: all of
+	 * them together block at most capset.max_wait_ns, so a batch full of waits cannot hold
+	 * the connection (and a daemon shutdown) for minutes.
+	 */
+	uint64_t wait_budget_ns;
 	struct host_failure fail;
 	char last_error[384];
 

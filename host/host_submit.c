@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "host_priv.h"
 
@@ -227,6 +228,14 @@ int host_cmd_submit(struct viova_host *h, const struct viova_codec_cmd *cmd)
 	return 0;
 }
 
+static uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int host_cmd_wait_fence(struct viova_host *h, const struct viova_cmd_wait_fence *cmd)
 {
 	struct viova_fence_status st;
@@ -252,9 +261,15 @@ int host_cmd_wait_fence(struct viova_host *h, const struct viova_cmd_wait_fence 
 	if (host_ctx_completed(c) < cmd->fence) {
 		if (!(h->caps.features & VIOVA_FEATURE_WAIT_BLOCKS))
 			timeout = 0;
-		else if (timeout > h->caps.max_wait_ns)
-			timeout = h->caps.max_wait_ns;
-		HOST_BE(h, fence_wait, c->be, cmd->fence, timeout);
+		else if (timeout > h->wait_budget_ns)
+			timeout = h->wait_budget_ns; /* max_wait_ns for the whole batch */
+		if (timeout) {
+			uint64_t t0 = host_now_ns(), spent;
+
+			HOST_BE(h, fence_wait, c->be, cmd->fence, timeout);
+			spent = host_now_ns() - t0;
+			h->wait_budget_ns -= spent < h->wait_budget_ns ? spent : h->wait_budget_ns;
+		}
 		host_ctx_complete(h, c, HOST_BE(h, fence_completed, c->be));
 	}
 	st.completed_fence = host_ctx_completed(c);

@@ -154,6 +154,49 @@ static void test_clear_keeps_bind_pieces(void **state)
 	ht_free(t);
 }
 
+/*
+ * All WAIT_FENCE commands of one batch together block at most capset.max_wait_ns: a batch full
+ * of waits on a fence that does not signal cannot hold the connection for minutes. Checked by
+ * the number of blocking backend waits, not by timing: the first wait spends the budget, the
+ * others answer at once (ETIMEDOUT) without blocking.
+ */
+static void test_wait_budget_per_batch(void **state)
+{
+	struct ht *t = ht_new();
+	uint32_t bufs[] = {1};
+	struct viova_sim_job job;
+	uint64_t waits0, s;
+	uint32_t err, size;
+	struct viova_fence_status fs;
+	(void)state;
+
+	ht_ctx(t, 1, 1);
+	ht_buf(t, 1, 1, PAGE, HT_VA(t, 0));
+	sim_debug_pause(t->sim);
+	job = viova_codec_sim_fill(HT_VA(t, 0), 64, 7);
+	submit(t, 1, 1, bufs, 1, &job, 1);
+	waits0 = t->be->calls[HT_FENCE_WAIT];
+	s = ht_seq(t);
+	for (uint32_t k = 0; k < 4; k++)
+		assert_int_equal(viova_codec_enc_wait_fence(&t->enc, 1, 1, 60 * SEC, 128 + 64 * k,
+							    NULL),
+				 0);
+	assert_int_equal(ht_send(t), 0);
+	assert_int_equal(t->be->calls[HT_FENCE_WAIT] - waits0, 1);
+	for (uint32_t k = 0; k < 4; k++) {
+		assert_int_equal(viova_codec_resp_guest_read(&t->g, 128 + 64 * k, s + k, &fs,
+							     sizeof(fs), &err, &size),
+				 0);
+		assert_int_equal(err, VIOVA_ETIMEDOUT);
+		assert_int_equal(fs.completed_fence, 0);
+	}
+	/* the next batch has a fresh budget, and the job completes once the GPU runs */
+	sim_debug_resume(t->sim);
+	for (uint32_t tries = 0; wait_fence(t, 1, 1, SEC) != 0; tries++)
+		assert_true(tries < 100); /* each try blocks up to max_wait_ns */
+	ht_free(t);
+}
+
 static void test_fault_unmapped(void **state)
 {
 	struct ht *t = ht_new();
@@ -491,6 +534,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fill_copy),	      cmocka_unit_test(test_fault_unmapped),
 	    cmocka_unit_test(test_clear_keeps_bind_pieces),
+	    cmocka_unit_test(test_wait_budget_per_batch),
 	    cmocka_unit_test(test_fault_order_slot),  cmocka_unit_test(test_busy_iova),
 	    cmocka_unit_test(test_close_busy),	      cmocka_unit_test(test_close_busy_quota),
 	    cmocka_unit_test(test_teardown_counters), cmocka_unit_test(test_destroy_live),

@@ -18,7 +18,13 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
+# msm/i915 backends (docs/drivers.md) build against the kernel's uapi headers <drm/msm_drm.h>,
+# <drm/i915_drm.h>. bookworm's linux-libc-dev ships no drm/ headers and libdrm's copies lack
+# MSM_INFO_SET_IOVA: the bookworm-backports linux-libc-dev has them.
+need_uapi=0
+grep -qs MSM_INFO_SET_IOVA /usr/include/drm/msm_drm.h || need_uapi=1
+
+if ((${#missing[@]} == 0 && need_uapi == 0)); then
   exit 0
 fi
 
@@ -28,13 +34,27 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO=sudo
 fi
 
-echo "deps.sh: installing ${missing[*]}"
+# Add bookworm-backports once, on the mirror the main Debian source already uses.
+if ((need_uapi)) && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  mirror=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  echo "deps.sh: adding bookworm-backports ($mirror) for linux-libc-dev's drm uapi headers"
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$mirror" | $SUDO tee /etc/apt/sources.list.d/viova-bookworm-backports.sources >/dev/null
+fi
+
+echo "deps.sh: installing ${missing[*]}${missing[*]:+ }$( ((need_uapi)) && echo 'linux-libc-dev (bookworm-backports)')"
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! { $SUDO apt-get update -qq && \
-       $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+       { ((${#missing[@]} == 0)) || \
+         $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } && \
+       { ((need_uapi == 0)) || \
+         $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports linux-libc-dev; }; \
+     } >"$log" 2>&1; then
   cat "$log" >&2
-  echo "deps.sh: installing ${missing[*]} failed (apt output above)" >&2
+  echo "deps.sh: installing packages failed (apt output above)" >&2
   exit 1
 fi

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * registry.c - viova_backend_create(): backends by name. Only "sim" exists so far; msm and
- * i915 join this table when they are written, each behind the same ops table.
+ * registry.c - viova_backend_create(): backends by name, each behind the same ops table:
+ * "sim" (docs/sim.md), "msm" and "i915" (docs/drivers.md), and "auto": the first render node
+ * driven by msm or i915, else sim (drm_probe.c).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "viova/backend.h"
 
+#include "drm_probe.h"
+#include "i915/i915.h"
+#include "msm/msm.h"
 #include "sim/sim.h"
 
 struct backend_entry {
@@ -19,6 +23,9 @@ struct backend_entry {
 
 static const struct backend_entry backends[] = {
     {"sim", sim_backend_create},
+    {"msm", msm_backend_create},
+    {"i915", i915_backend_create},
+    {"auto", drm_probe_backend_create},
 };
 
 int viova_backend_create(const char *name, const struct viova_backend_config *config,

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * i915_emu.h - an in-process emulation of the i915 kernel driver behind the drm seam, for the
+ * i915 backend's tests: VM ids (refcounted, GETPARAM(VM) hands out a new id), a context table
+ * with get/set params (create-time SETPARAM extensions, CONTEXT_GETPARAM), GEM objects with
+ * real memory, and EXECBUFFER2 softpin checks (page aligned, canonical, 48-bit flag, inside the
+ * GTT, no overlap inside one execbuf; older bindings in the VM that overlap are evicted, as
+ * i915 does). Jobs complete at once, or are held until i915_emu_complete().
+ */
+#ifndef VIOVA_TESTS_I915_EMU_H
+#define VIOVA_TESTS_I915_EMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drm_seam.h"
+
+#define I915_EMU_LOG 256
+#define I915_EMU_ARG 128
+
+struct i915_emu_call {
+	int fd;
+	unsigned long request;
+	int ret;
+	uint8_t arg[I915_EMU_ARG]; /* as sent */
+	uint8_t out[I915_EMU_ARG]; /* after the kernel's answer */
+};
+
+struct i915_emu_config {
+	const char *name; /* "i915" */
+	int major, minor, patch;
+	bool softpin;
+	uint64_t gtt_size;
+	bool cap_sys_nice;  /* priority > 0 allowed */
+	bool cap_sys_admin; /* BANNABLE = 0 allowed */
+	bool hold_jobs;
+};
+
+/* What one context holds (for assertions). */
+struct i915_emu_ctx {
+	bool live;
+	uint32_t vm; /* VM object index */
+	int64_t priority;
+	bool bannable, recoverable, no_error_capture;
+	uint32_t engines_size;
+	uint8_t engines[64];
+	bool sseu_set;
+	uint8_t sseu[64];
+	uint32_t guilty; /* hangs this context was found guilty of (GET_RESET_STATS batch_active);
+			  * a test raises it to model a GPU hang */
+};
+
+struct i915_emu;
+
+/* NULL cfg: i915 1.6.0, softpin, 2^48 GTT, unprivileged. */
+struct i915_emu *i915_emu_new(const struct i915_emu_config *cfg);
+void i915_emu_free(struct i915_emu *e);
+const struct drm_seam *i915_emu_seam(struct i915_emu *e);
+
+uint32_t i915_emu_ncalls(const struct i915_emu *e);
+const struct i915_emu_call *i915_emu_call(const struct i915_emu *e, uint32_t i);
+const struct i915_emu_call *i915_emu_last(const struct i915_emu *e, unsigned long request);
+void i915_emu_fail_next(struct i915_emu *e, unsigned long request, int err);
+void i915_emu_complete(struct i915_emu *e);
+
+/* Live VM ids (not objects), contexts, GEM objects. */
+uint32_t i915_emu_vm_ids(const struct i915_emu *e);
+uint32_t i915_emu_vm_of_id(const struct i915_emu *e, uint32_t id); /* object index; ~0u: none */
+uint32_t i915_emu_contexts(const struct i915_emu *e);
+/* A context (NULL: none); tests may change it, as a CONTEXT_SETPARAM of another client would. */
+struct i915_emu_ctx *i915_emu_ctx(struct i915_emu *e, uint32_t ctx_id);
+uint32_t i915_emu_objects(const struct i915_emu *e);
+uint8_t *i915_emu_mem(const struct i915_emu *e, uint32_t handle);
+/* Where handle is bound in VM object vm (0: not bound). */
+uint64_t i915_emu_bound(const struct i915_emu *e, uint32_t vm, uint32_t handle);
+/* Copy of the last execbuf's objects. */
+uint32_t i915_emu_last_exec(const struct i915_emu *e, const void **objs);
+const char *i915_emu_last_log(const struct i915_emu *e);
+int i915_emu_mappings(const struct i915_emu *e);
+int i915_emu_open_files(const struct i915_emu *e);
+
+#endif /* VIOVA_TESTS_I915_EMU_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * msm_emu.h - an in-process emulation of the msm kernel driver behind the drm seam, for the msm
+ * backend's tests. It models what the backend relies on: one GPU address space per open file
+ * with seed 004's SET_IOVA rules, GEM objects with real memory (mmap returns it), submitqueues
+ * with 32-bit seqno fences, and a GPU that either completes every job at once or holds jobs
+ * until the test completes them (so buffers stay busy). It records every ioctl.
+ */
+#ifndef VIOVA_TESTS_MSM_EMU_H
+#define VIOVA_TESTS_MSM_EMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drm_seam.h"
+
+#define MSM_EMU_LOG 256 /* ioctls remembered (a ring) */
+#define MSM_EMU_ARG 128 /* bytes of each ioctl argument copied */
+
+struct msm_emu_call {
+	int fd;
+	unsigned long request;
+	int ret;
+	uint8_t arg[MSM_EMU_ARG]; /* the argument as the backend passed it */
+	uint8_t out[MSM_EMU_ARG]; /* the same after the kernel's answer was written back */
+};
+
+struct msm_emu_config {
+	const char *name; /* driver name (DRM_IOCTL_VERSION); "msm" */
+	int major, minor, patch;
+	bool has_va; /* MSM_PARAM_VA_START / VA_SIZE answered (per-process address spaces) */
+	uint64_t va_start, va_size;
+	uint32_t nr_prios;
+	bool hold_jobs; /* jobs stay queued until msm_emu_complete() */
+};
+
+struct msm_emu;
+
+/* A new emulator with cfg (NULL: msm 1.12.0, VA 4 GiB + 0xff_0000_0000, 3 priorities). */
+struct msm_emu *msm_emu_new(const struct msm_emu_config *cfg);
+/* Frees everything; asserts nothing. */
+void msm_emu_free(struct msm_emu *e);
+/* The seam that routes to e (install with drm_seam_set()). */
+const struct drm_seam *msm_emu_seam(struct msm_emu *e);
+
+/* Number of ioctls seen so far, and call i (0 = first; only the last MSM_EMU_LOG are kept). */
+uint32_t msm_emu_ncalls(const struct msm_emu *e);
+const struct msm_emu_call *msm_emu_call(const struct msm_emu *e, uint32_t i);
+/* The last call with this request number, or NULL. */
+const struct msm_emu_call *msm_emu_last(const struct msm_emu *e, unsigned long request);
+
+/* The next ioctl with this request fails with err (negative errno), changing nothing. */
+void msm_emu_fail_next(struct msm_emu *e, unsigned long request, int err);
+
+/* Hold mode: complete every job queued so far on every file. */
+void msm_emu_complete(struct msm_emu *e);
+
+/* The GPU found a job of queue on fd guilty of a fault (MSM_SUBMITQUEUE_PARAM_FAULTS + 1). */
+void msm_emu_fault(struct msm_emu *e, int fd, uint32_t queue);
+
+/* State for assertions. */
+int msm_emu_open_files(const struct msm_emu *e);
+/* iova of handle on fd (0: none); -1 for an unknown fd/handle. */
+int64_t msm_emu_iova(const struct msm_emu *e, int fd, uint32_t handle);
+uint32_t msm_emu_objects(const struct msm_emu *e, int fd);
+uint32_t msm_emu_queues(const struct msm_emu *e, int fd);
+/* Memory of an object (for checking uploads without going through the backend). */
+uint8_t *msm_emu_mem(const struct msm_emu *e, int fd, uint32_t handle);
+/* Copies of the last GEM_SUBMIT's bo and cmd tables (valid until the next submit). */
+uint32_t msm_emu_last_submit(const struct msm_emu *e, const void **bos, const void **cmds);
+/* Lines given to the seam's log. */
+const char *msm_emu_last_log(const struct msm_emu *e);
+int msm_emu_mappings(const struct msm_emu *e); /* CPU mappings handed out and not unmapped */
+
+#endif /* VIOVA_TESTS_MSM_EMU_H */

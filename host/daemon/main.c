@@ -6,8 +6,12 @@
  *   viova-host --listen unix:/run/viova.sock --backend sim [--verbose]
  *
  * The main thread listens and accepts; each connection gets its own thread and its own
- * viova_host instance (socket_server.c). SIGTERM / SIGINT: stop accepting, tell every guest
- * (BYE), tear every connection down, remove the socket, exit 0.
+ * viova_host instance (socket_server.c). Every connection holds a slot (daemon.h, "connection
+ * slots"): when the pending slots are full, or accept() runs out of descriptors, the main
+ * thread stops polling the listening socket until a connection ends (or, for a descriptor
+ * shortage, for at most ACCEPT_RETRY_MS), so it never spins on a listen socket it cannot
+ * drain. SIGTERM / SIGINT: stop accepting, tell every guest (BYE), tear every connection down
+ * (waiting at most SHUTDOWN_GRACE_MS for a batch in progress), remove the socket, exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,13 +22,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
+
+/* After accept() failed for want of descriptors or memory: retry at the latest after this. */
+#define ACCEPT_RETRY_MS 1000
+/* At most one accept-failure log line per this period (the rest are counted). */
+#define ACCEPT_LOG_PERIOD_MS 10000
+/* SIGTERM: how long to wait for connection threads inside a batch or a teardown. */
+#define SHUTDOWN_GRACE_MS 5000
 
 void daemon_log(struct daemon *d, bool verbose_only, const char *fmt, ...)
 {
@@ -43,13 +56,19 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: viova-host --listen unix:PATH [--backend NAME] [--verbose]\n"
-		"                  [--max-connections N] [--max-batch-size BYTES]\n"
+		"                  [--max-connections N] [--max-pending N]\n"
+		"                  [--hello-timeout-ms MS] [--max-batch-size BYTES]\n"
 		"\n"
 		"Serve viova guests (libviova-guest, URI unix:PATH) on a unix socket.\n"
 		"\n"
 		"  --listen unix:PATH      socket to create (a stale socket file is replaced)\n"
 		"  --backend NAME          GPU backend: sim (default; simulated kernel + GPU)\n"
 		"  --max-connections N     guest connections served at once (default 64)\n"
+		"  --max-pending N         connections not past HELLO (and STATS requests)\n"
+		"                          served at once; more wait in the listen backlog\n"
+		"                          (default 16)\n"
+		"  --hello-timeout-ms MS   a connection must send HELLO or STATS within MS\n"
+		"                          (default 5000)\n"
 		"  --max-batch-size BYTES  largest batch a guest may send (default 1 MiB)\n"
 		"  --verbose               log connections and every command failure\n"
 		"  --help                  this text\n"
@@ -78,6 +97,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	    {"backend", required_argument, NULL, 'b'},
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"max-batch-size", required_argument, NULL, 's'},
+	    {"max-pending", required_argument, NULL, 'p'},
+	    {"hello-timeout-ms", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -86,7 +107,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 
 	o->backend = "sim";
 	o->max_connections = 64;
-	while ((ch = getopt_long(argc, argv, "l:b:c:s:vh", longopts, NULL)) != -1) {
+	o->max_pending = 16;
+	o->hello_timeout_ms = 5000;
+	while ((ch = getopt_long(argc, argv, "l:b:c:s:p:t:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if (strncmp(optarg, "unix:", 5) != 0 || !optarg[5]) {
@@ -111,6 +134,21 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case 's':
 			if (parse_u32(optarg, 4096, 1u << 31, &o->max_batch_size)) {
 				fprintf(stderr, "viova-host: --max-batch-size %s: use 4096..2^31\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (parse_u32(optarg, 1, 4096, &o->max_pending)) {
+				fprintf(stderr, "viova-host: --max-pending %s: use 1..4096\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			if (parse_u32(optarg, 10, 600000, &o->hello_timeout_ms)) {
+				fprintf(stderr,
+					"viova-host: --hello-timeout-ms %s: use 10..600000\n",
 					optarg);
 				return 2;
 			}
@@ -188,17 +226,125 @@ static int listen_on(const char *path)
 	return fd;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * State of the accept side of the main loop.
+ *
+ *   poll listen fd?  = pending slot free  &&  !paused
+ *   paused           = accept() or the thread start failed for want of resources; cleared by
+ *                      a connection ending (wake_fd) or after ACCEPT_RETRY_MS
+ */
+struct acceptor {
+	bool paused;
+	uint64_t resume_at;   /* ms, when paused */
+	bool full_logged;     /* "pending slots full" said once per episode */
+	uint64_t log_next;    /* ms: next accept-failure line allowed */
+	uint64_t log_dropped; /* failures not logged since the last line */
+};
+
+static void accept_failed(struct daemon *d, struct acceptor *a, int err, const char *what)
+{
+	uint64_t now = now_ms();
+	uint32_t guests, pending;
+
+	/* Descriptors or memory come back when a connection ends: do not retry before. */
+	a->paused = true;
+	a->resume_at = now + ACCEPT_RETRY_MS;
+	if (now < a->log_next) {
+		a->log_dropped++;
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	guests = d->guests;
+	pending = d->pending;
+	pthread_mutex_unlock(&d->lock);
+	daemon_log(d, false,
+		   "%s: %s with %" PRIu32 " guest and %" PRIu32 " pending connections "
+		   "(%" PRIu64 " similar failures not logged): not accepting until a connection "
+		   "ends or %d ms pass; raise `ulimit -n` or lower --max-connections / "
+		   "--max-pending",
+		   what, strerror(err), guests, pending, a->log_dropped, ACCEPT_RETRY_MS);
+	a->log_dropped = 0;
+	a->log_next = now + ACCEPT_LOG_PERIOD_MS;
+}
+
+/* Accept one connection and start its thread. */
+static void accept_one(struct daemon *d, struct acceptor *a, int lfd)
+{
+	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int ret;
+
+	if (cfd < 0) {
+		/* The client's problem, or nothing left to accept. */
+		if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED || errno == EPROTO ||
+		    errno == EPERM)
+			return;
+		/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the listen socket stays readable, so pause. */
+		accept_failed(d, a, errno, "accept");
+		return;
+	}
+	ret = daemon_conn_start(d, cfd);
+	if (ret && ret != -ESHUTDOWN)
+		accept_failed(d, a, -ret, "connection thread");
+}
+
+/* Poll the listening socket? Also says once when the pending slots fill up. */
+static bool accepting(struct daemon *d, struct acceptor *a, int *timeout_ms)
+{
+	uint32_t pending;
+
+	*timeout_ms = -1;
+	if (a->paused) {
+		uint64_t now = now_ms();
+
+		if (now < a->resume_at) {
+			*timeout_ms = (int)(a->resume_at - now);
+			return false;
+		}
+		a->paused = false;
+	}
+	pthread_mutex_lock(&d->lock);
+	pending = d->pending;
+	pthread_mutex_unlock(&d->lock);
+	if (pending < d->opts.max_pending) {
+		a->full_logged = false;
+		return true;
+	}
+	if (!a->full_logged)
+		daemon_log(d, true,
+			   "%" PRIu32 " connections have not sent HELLO yet (--max-pending): "
+			   "new ones wait in the listen backlog until one ends (at most %" PRIu32
+			   " ms)",
+			   pending, d->opts.hello_timeout_ms);
+	a->full_logged = true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {0};
-	struct pollfd pfd[2];
+	struct acceptor acc = {0};
+	struct pollfd pfd[3];
+	pthread_condattr_t ca;
 	sigset_t mask;
 	int lfd, sfd, ret;
+	unsigned left;
 
 	ret = parse_args(argc, argv, &d.opts);
 	if (ret)
 		return ret == 1 ? 0 : ret;
 	pthread_mutex_init(&d.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d.conns_done, &ca);
+	pthread_condattr_destroy(&ca);
 
 	/* Signals are read by this thread only (signalfd); connection threads inherit the mask. */
 	sigemptyset(&mask);
@@ -208,8 +354,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		fprintf(stderr, "viova-host: signalfd: %s\n", strerror(errno));
+	d.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sfd < 0 || d.wake_fd < 0) {
+		fprintf(stderr, "viova-host: %s: %s\n", sfd < 0 ? "signalfd" : "eventfd",
+			strerror(errno));
 		return 1;
 	}
 	lfd = listen_on(d.opts.listen_path);
@@ -219,13 +367,20 @@ int main(int argc, char **argv)
 				strerror(-lfd));
 		return 1;
 	}
-	daemon_log(&d, false, "serving unix:%s (backend %s, up to %" PRIu32 " connections)",
-		   d.opts.listen_path, d.opts.backend, d.opts.max_connections);
+	daemon_log(&d, false,
+		   "serving unix:%s (backend %s, up to %" PRIu32 " guest and %" PRIu32
+		   " pending connections)",
+		   d.opts.listen_path, d.opts.backend, d.opts.max_connections, d.opts.max_pending);
 
-	pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	pfd[2] = (struct pollfd){.fd = d.wake_fd, .events = POLLIN};
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int timeout;
+
+		/* A negative fd is skipped by poll(): the listen backlog holds new clients. */
+		pfd[0] = (struct pollfd){.fd = accepting(&d, &acc, &timeout) ? lfd : -1,
+					 .events = POLLIN};
+		if (poll(pfd, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "viova-host: poll: %s\n", strerror(errno));
@@ -239,26 +394,41 @@ int main(int argc, char **argv)
 					   si.ssi_signo);
 			break;
 		}
-		if (pfd[0].revents & POLLIN) {
-			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (pfd[2].revents & POLLIN) {
+			uint64_t v;
 
-			if (cfd < 0) {
-				if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
-					daemon_log(&d, false, "accept: %s", strerror(errno));
-				continue;
-			}
-			daemon_conn_start(&d, cfd);
+			/* A connection ended or became a guest: a slot (and descriptor) is free. */
+			if (read(d.wake_fd, &v, sizeof(v)) == sizeof(v))
+				acc.paused = false;
+			daemon_conn_reap(&d);
 		}
+		if (pfd[0].revents & POLLIN)
+			accept_one(&d, &acc, lfd);
 	}
 	close(lfd);
 	unlink(d.opts.listen_path);
 	daemon_conn_shutdown_all(&d);
-	daemon_conn_join_all(&d);
+	left = daemon_conn_join_all(&d, SHUTDOWN_GRACE_MS);
+	if (left) {
+		/*
+		 * A thread still inside the host core cannot be interrupted, and freeing what it
+		 * uses is not possible: leave without it. Process exit releases what its guest
+		 * owned (memory here, kernel objects for a real backend).
+		 */
+		daemon_log(&d, false,
+			   "stopped with %u connections still busy after %d ms; exiting without "
+			   "them",
+			   left, SHUTDOWN_GRACE_MS);
+		fflush(stderr);
+		_exit(1);
+	}
 	close(sfd);
+	close(d.wake_fd);
 	daemon_log(&d, false,
 		   "stopped after %" PRIu64 " guest connections, %" PRIu64 " batches, %" PRIu64
 		   " rejected",
 		   d.connections_total, d.batches, d.rejected);
+	pthread_cond_destroy(&d.conns_done);
 	pthread_mutex_destroy(&d.lock);
 	return 0;
 }

@@ -4,14 +4,15 @@
  *
  * DOC: life of a connection
  *
- *   accept ─> thread: recv first frame (5 s)
+ *   accept (a pending slot, daemon.h) ─> thread: recv first frame (--hello-timeout-ms)
  *               STATS  ─> STATS_REPLY, close                      (monitoring, no host)
- *               HELLO + memfd ─> checks (version, seals, sizes) ─> mmap ─> viova_host_create
- *                        ─> HELLO_REPLY(capset)
+ *               HELLO + memfd ─> checks (version, seals, then sizes) ─> mmap
+ *                        ─> a guest slot ─> viova_host_create ─> HELLO_REPLY(capset)
  *               loop: recv BATCH (<= 16 + max_batch_size, else MSG_TRUNC)
  *                        ─> viova_host_process ─> doorbell.progress++ / FUTEX_WAKE
  *               EOF, error, malformed frame (BYE first) or shutdown (BYE first)
- *                        ─> viova_host_destroy (everything the guest owned) ─> munmap, close
+ *                        ─> viova_host_destroy (everything the guest owned) ─> munmap
+ *                        ─> under d->lock: unlink, close ─> d->dead ─> joined by main
  *
  * Why a thread per connection rather than one poll loop: the host core is single-threaded
  * per connection and WAIT_FENCE may block it for up to capset.max_wait_ns; in a shared loop
@@ -28,27 +29,31 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "viova/codec.h"
 
-#define HELLO_TIMEOUT_S 5
 #define MAX_AREA (1ull << 30)
 #define MAX_FDS 4
 
 struct daemon_conn {
 	struct daemon *d;
-	int fd;
+	int fd; /* closed under d->lock once unlinked: shutdown_all never sees a reused number */
 	uint64_t id;
-	bool guest; /* counted in d->guests */
+	pthread_t thread;
+	bool started; /* thread is joinable */
+	bool guest;   /* counted in d->guests, else in d->pending */
 	struct viova_host *host;
 	void *map;
 	size_t map_size;
@@ -62,9 +67,17 @@ struct daemon_conn {
 	struct daemon_conn *next;
 };
 
-static pthread_cond_t conns_done = PTHREAD_COND_INITIALIZER;
 /* The connection whose host is being created on this thread (for the backend hook). */
 static _Thread_local struct daemon_conn *creating;
+
+/* Tell the main thread that a slot freed (it may accept again, and join the ended thread). */
+static void wake_main(struct daemon *d)
+{
+	uint64_t one = 1;
+	ssize_t n = write(d->wake_fd, &one, sizeof(one));
+
+	(void)n; /* EAGAIN only if the counter is saturated: the main thread wakes anyway */
+}
 
 static void ring(struct daemon_conn *c)
 {
@@ -255,11 +268,32 @@ static void serve_stats(struct daemon_conn *c)
 	send_frame(c->fd, &r, sizeof(r));
 }
 
-/* Validate HELLO and its memfd, map it. Returns NULL or the refusal (status in *status). */
+/*
+ * Validate HELLO and its memfd, map it. Returns NULL or the refusal (status in *status).
+ *
+ * DOC: why the seals are checked before the size
+ *
+ * The guest keeps its own descriptor of the memfd. Until F_SEAL_SHRINK is set it can
+ * ftruncate() the file at any moment, also between our fstat() and our first write to the
+ * doorbell: a write to a page past the end of a shared file mapping is SIGBUS, which kills
+ * the whole daemon. Seals cannot be removed once set, so
+ *
+ *   F_GET_SEALS has SHRINK and GROW  ─> fstat: the size it reports is final
+ *                                    ─> size checks ─> mmap
+ *
+ * is race-free, while fstat-then-seals is not (tests/.../test_guest_daemon.c,
+ * test_memfd_shrink_race). GROW is required too (socket.h says so): the mapping is fixed at
+ * HELLO, so a grown file is harmless to us, but a guest must not be able to change the
+ * object after the handshake in either direction. Only tmpfs memfds pass: hugetlbfs can be
+ * sealed as well, but its 2 MiB pages break the "area + one page" layout and our munmap
+ * length.
+ */
 static const char *check_hello(struct daemon_conn *c, const struct viova_sock_hello *h, int memfd,
 			       uint32_t *status, char *why, size_t why_len)
 {
+	const int need = F_SEAL_SHRINK | F_SEAL_GROW;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct statfs fs;
 	struct stat sb;
 	int seals;
 
@@ -275,12 +309,22 @@ static const char *check_hello(struct daemon_conn *c, const struct viova_sock_he
 	}
 	if (h->flags || h->reserved)
 		return "HELLO: flags and reserved must be 0";
-	if (fstat(memfd, &sb) < 0 || !S_ISREG(sb.st_mode))
-		return "HELLO: the file descriptor is not a memfd (regular file)";
 	seals = fcntl(memfd, F_GET_SEALS);
-	if (seals < 0 || !(seals & F_SEAL_SHRINK))
-		return "HELLO: the memfd must be sealed with F_SEAL_SHRINK (memfd_create with "
-		       "MFD_ALLOW_SEALING, then F_ADD_SEALS)";
+	if (seals < 0)
+		return "HELLO: the file descriptor is not a sealable memfd (memfd_create with "
+		       "MFD_ALLOW_SEALING)";
+	if ((seals & need) != need) {
+		snprintf(why, why_len,
+			 "HELLO: memfd seals are 0x%x, need F_SEAL_SHRINK | F_SEAL_GROW "
+			 "(memfd_create with MFD_ALLOW_SEALING, then F_ADD_SEALS)",
+			 (unsigned)seals & 0xffffu);
+		return why;
+	}
+	/* From here on the size cannot change. */
+	if (fstat(memfd, &sb) < 0 || !S_ISREG(sb.st_mode) || fstatfs(memfd, &fs) < 0 ||
+	    fs.f_type != TMPFS_MAGIC)
+		return "HELLO: the file descriptor is not a tmpfs memfd (memfd_create without "
+		       "MFD_HUGETLB)";
 	if (h->area_size < 4096 || h->area_size > MAX_AREA || h->area_size % 8) {
 		snprintf(why, why_len,
 			 "HELLO: area_size %" PRIu64 " must be a multiple of 8 in "
@@ -351,11 +395,15 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 		refusal = why;
 	}
 	if (!refusal) {
+		/* From its pending slot to a guest slot: the main thread may accept again. */
 		d->guests++;
+		d->pending--;
 		d->connections_total++;
 		c->guest = true;
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (!refusal)
+		wake_main(d);
 	if (refusal) {
 		daemon_log(d, false, "conn %" PRIu64 ": refused: %s", c->id, refusal);
 		send_hello_reply(c->fd, status, NULL, refusal);
@@ -404,7 +452,13 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 		bool trunc;
 		ssize_t n = recv_msg(c->fd, buf, cap, &trunc, fds, &nfds);
 
-		if (n <= 0) {
+		/*
+		 * SHUT_RD still delivers what was queued before it: stop at the next frame
+		 * boundary, so a shutdown waits for at most the batch in progress.
+		 */
+		if (n <= 0 || __atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE)) {
+			if (n > 0)
+				close_fds(fds, nfds);
 			if (__atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE))
 				send_bye(c->fd, VIOVA_ENODEV, "viova-host is shutting down");
 			break;
@@ -438,6 +492,10 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 	free(buf);
 }
 
+/*
+ * Unlink first, then close, both under d->lock: daemon_conn_shutdown_all walks the list under
+ * the same lock, so it can never shutdown() a descriptor number that was closed and reused.
+ */
 static void conn_end(struct daemon_conn *c)
 {
 	struct daemon *d = c->d;
@@ -453,10 +511,11 @@ static void conn_end(struct daemon_conn *c)
 			   c->id, k.batches, k.contexts, k.buffers, k.mappings);
 		/* Everything the guest owned goes with its connection. */
 		viova_host_destroy(c->host);
+		c->host = NULL;
 	}
 	if (c->map)
 		munmap(c->map, c->map_size);
-	close(c->fd);
+	c->map = NULL;
 	pthread_mutex_lock(&d->lock);
 	for (pp = &d->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -464,11 +523,17 @@ static void conn_end(struct daemon_conn *c)
 			break;
 		}
 	}
+	close(c->fd);
+	c->fd = -1;
 	if (c->guest)
 		d->guests--;
-	pthread_cond_broadcast(&conns_done);
+	else
+		d->pending--;
+	c->next = d->dead;
+	d->dead = c;
+	pthread_cond_broadcast(&d->conns_done);
 	pthread_mutex_unlock(&d->lock);
-	free(c);
+	wake_main(d);
 }
 
 static void *conn_main(void *arg)
@@ -479,7 +544,10 @@ static void *conn_main(void *arg)
 		struct viova_sock_hello hello;
 		uint8_t raw[VIOVA_SOCK_MAX_CONTROL];
 	} in;
-	struct timeval tv = {.tv_sec = HELLO_TIMEOUT_S};
+	struct timeval tv = {
+	    .tv_sec = c->d->opts.hello_timeout_ms / 1000,
+	    .tv_usec = (suseconds_t)(c->d->opts.hello_timeout_ms % 1000) * 1000,
+	};
 	int fds[MAX_FDS], nfds;
 	char why[VIOVA_SOCK_MESSAGE_SIZE];
 	bool trunc;
@@ -490,8 +558,9 @@ static void *conn_main(void *arg)
 	n = recv_msg(c->fd, &in, sizeof(in), &trunc, fds, &nfds);
 	if (n <= 0) {
 		if (n < 0)
-			daemon_log(c->d, true, "conn %" PRIu64 ": no first frame (%s)", c->id,
-				   strerror(errno));
+			daemon_log(c->d, true,
+				   "conn %" PRIu64 ": no first frame within %" PRIu32 " ms (%s)",
+				   c->id, c->d->opts.hello_timeout_ms, strerror(errno));
 		close_fds(fds, nfds);
 	} else if (!trunc && frame_ok(&in.f, (size_t)n) && in.f.type == VIOVA_SOCK_STATS &&
 		   (size_t)n == sizeof(in.f) && nfds == 0) {
@@ -515,8 +584,6 @@ int daemon_conn_start(struct daemon *d, int fd)
 {
 	static uint64_t next_id = 1;
 	struct daemon_conn *c = calloc(1, sizeof(*c));
-	pthread_attr_t attr;
-	pthread_t t;
 	int ret;
 
 	if (!c) {
@@ -535,18 +602,33 @@ int daemon_conn_start(struct daemon *d, int fd)
 	c->id = next_id++;
 	c->next = d->conns;
 	d->conns = c;
+	d->pending++;
+	/* Under the lock: conn_end (which takes it) cannot run before started is set. */
+	ret = pthread_create(&c->thread, NULL, conn_main, c);
+	c->started = ret == 0;
 	pthread_mutex_unlock(&d->lock);
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&t, &attr, conn_main, c);
-	pthread_attr_destroy(&attr);
 	if (ret) {
 		daemon_log(d, false, "cannot start a connection thread (%s)", strerror(ret));
 		conn_end(c);
 		return -ret;
 	}
 	return 0;
+}
+
+void daemon_conn_reap(struct daemon *d)
+{
+	struct daemon_conn *c, *next;
+
+	pthread_mutex_lock(&d->lock);
+	c = d->dead;
+	d->dead = NULL;
+	pthread_mutex_unlock(&d->lock);
+	for (; c; c = next) {
+		next = c->next;
+		if (c->started)
+			pthread_join(c->thread, NULL);
+		free(c);
+	}
 }
 
 void daemon_conn_shutdown_all(struct daemon *d)
@@ -561,10 +643,28 @@ void daemon_conn_shutdown_all(struct daemon *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-void daemon_conn_join_all(struct daemon *d)
+unsigned daemon_conn_join_all(struct daemon *d, unsigned grace_ms)
 {
+	struct daemon_conn *c;
+	struct timespec dl;
+	unsigned left = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += grace_ms / 1000;
+	dl.tv_nsec += (long)(grace_ms % 1000) * 1000000l;
+	if (dl.tv_nsec >= 1000000000l) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000l;
+	}
 	pthread_mutex_lock(&d->lock);
-	while (d->conns)
-		pthread_cond_wait(&conns_done, &d->lock);
+	while (d->conns && pthread_cond_timedwait(&d->conns_done, &d->lock, &dl) != ETIMEDOUT)
+		;
+	for (c = d->conns; c; c = c->next, left++)
+		daemon_log(d, false,
+			   "conn %" PRIu64 ": still inside a batch or its teardown after %u ms "
+			   "(a WAIT_FENCE may block up to capset max_wait_ns per command)",
+			   c->id, grace_ms);
 	pthread_mutex_unlock(&d->lock);
+	daemon_conn_reap(d);
+	return left;
 }

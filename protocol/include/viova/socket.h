@@ -72,8 +72,10 @@ VIOVA_WIRE_FIELD(viova_sock_frame, reserved, 12, 4);
 
 /*
  * HELLO: the first frame of a guest connection, sent with exactly one file descriptor
- * (SCM_RIGHTS): a memfd sealed with F_SEAL_SHRINK | F_SEAL_GROW, at least
- * doorbell_offset + sizeof(struct viova_sock_doorbell) bytes long.
+ * (SCM_RIGHTS): a tmpfs memfd (not MFD_HUGETLB) sealed with F_SEAL_SHRINK | F_SEAL_GROW
+ * before it is sent, at least doorbell_offset + sizeof(struct viova_sock_doorbell) bytes long.
+ * The server checks the seals before it reads the size, so the size it maps is final; a memfd
+ * missing either seal is refused (EINVAL), since a shrink would SIGBUS the server.
  */
 struct viova_sock_hello {
 	struct viova_sock_frame frame;

@@ -29,7 +29,8 @@
 
 struct daemon_opts {
 	const char *listen_path;  /* after "unix:" */
-	const char *backend;	  /* "sim" */
+	const char *backend;	  /* "sim", "msm", "i915", "auto" */
+	const char *device;	  /* --device: render node for msm/i915 (NULL: probe) */
 	uint32_t max_connections; /* guests (HELLO accepted) */
 	uint32_t max_pending;	  /* connections not (yet) guests */
 	uint32_t hello_timeout_ms;

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "viova/backend.h"
+
 #include "daemon.h"
 
 /* After accept() failed for want of descriptors or memory: retry at the latest after this. */
@@ -55,14 +57,18 @@ void daemon_log(struct daemon *d, bool verbose_only, const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: viova-host --listen unix:PATH [--backend NAME] [--verbose]\n"
+		"usage: viova-host --listen unix:PATH [--backend NAME] [--device PATH] [--verbose]\n"
 		"                  [--max-connections N] [--max-pending N]\n"
 		"                  [--hello-timeout-ms MS] [--max-batch-size BYTES]\n"
 		"\n"
 		"Serve viova guests (libviova-guest, URI unix:PATH) on a unix socket.\n"
 		"\n"
 		"  --listen unix:PATH      socket to create (a stale socket file is replaced)\n"
-		"  --backend NAME          GPU backend: sim (default; simulated kernel + GPU)\n"
+		"  --backend NAME          GPU backend: sim (default; simulated kernel + GPU),\n"
+		"                          msm, i915 (real drivers, docs/drivers.md), or auto\n"
+		"                          (the first msm/i915 render node, else sim)\n"
+		"  --device PATH           render node for msm/i915 (default: probe\n"
+		"                          /dev/dri/renderD*)\n"
 		"  --max-connections N     guest connections served at once (default 64)\n"
 		"  --max-pending N         connections not past HELLO (and STATS requests)\n"
 		"                          served at once; more wait in the listen backlog\n"
@@ -90,11 +96,44 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+static void probe_fence(void *cookie, void *ctx, uint64_t fence)
+{
+	(void)cookie, (void)ctx, (void)fence;
+}
+
+static void probe_fault(void *cookie, void *ctx, uint64_t fence, uint64_t iova, int err)
+{
+	(void)cookie, (void)ctx, (void)fence, (void)iova, (void)err;
+}
+
+/*
+ * Create the backend once at startup and drop it: a wrong --backend or --device is reported
+ * now, with the reason, instead of refusing every guest later. (Each connection then gets its
+ * own instance: one guest's kernel objects never share an fd with another's.)
+ */
+static int probe_backend(const struct daemon_opts *o)
+{
+	static const struct viova_backend_events ev = {probe_fence, probe_fault};
+	struct viova_backend_config bc = {.device = o->device};
+	struct viova_backend *be;
+	int ret = viova_backend_create(o->backend, &bc, &ev, NULL, &be);
+
+	if (ret) {
+		fprintf(stderr, "viova-host: backend %s%s%s: %s%s\n", o->backend,
+			o->device ? " on " : "", o->device ? o->device : "", strerror(-ret),
+			ret == -ENOENT ? " (backends: sim, msm, i915, auto)" : "");
+		return ret;
+	}
+	be->ops->destroy(be);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"backend", required_argument, NULL, 'b'},
+	    {"device", required_argument, NULL, 'd'},
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"max-batch-size", required_argument, NULL, 's'},
 	    {"max-pending", required_argument, NULL, 'p'},
@@ -109,7 +148,7 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	o->max_connections = 64;
 	o->max_pending = 16;
 	o->hello_timeout_ms = 5000;
-	while ((ch = getopt_long(argc, argv, "l:b:c:s:p:t:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:b:d:c:s:p:t:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if (strncmp(optarg, "unix:", 5) != 0 || !optarg[5]) {
@@ -123,6 +162,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 			break;
 		case 'b':
 			o->backend = optarg;
+			break;
+		case 'd':
+			o->device = optarg;
 			break;
 		case 'c':
 			if (parse_u32(optarg, 1, 4096, &o->max_connections)) {
@@ -340,6 +382,8 @@ int main(int argc, char **argv)
 	ret = parse_args(argc, argv, &d.opts);
 	if (ret)
 		return ret == 1 ? 0 : ret;
+	if (probe_backend(&d.opts))
+		return 1;
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

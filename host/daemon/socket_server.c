@@ -375,6 +375,7 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 {
 	struct daemon *d = c->d;
 	struct viova_host_config cfg = {0};
+	struct viova_backend_config backend_config = {.device = d->opts.device};
 	struct viova_capset caps;
 	const char *refusal;
 	uint32_t status;
@@ -414,6 +415,7 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 	}
 
 	cfg.backend = d->opts.backend;
+	cfg.backend_config = &backend_config;
 	cfg.backend_create = tap_backend_create;
 	cfg.max_batch_size = d->opts.max_batch_size;
 	cfg.resp_map = resp_map;

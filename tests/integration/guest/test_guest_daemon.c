@@ -689,7 +689,7 @@ static void test_sigterm_shutdown(void **state)
 	gt_daemon_stop(d2);
 }
 
-static int run_host(const char *a1, const char *a2)
+static int run_host4(const char *a1, const char *a2, const char *a3, const char *a4)
 {
 	pid_t pid = fork();
 
@@ -698,10 +698,15 @@ static int run_host(const char *a1, const char *a2)
 
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(VIOVA_HOST_PATH, VIOVA_HOST_PATH, a1, a2, (char *)NULL);
+		execl(VIOVA_HOST_PATH, VIOVA_HOST_PATH, a1, a2, a3, a4, (char *)NULL);
 		_exit(127);
 	}
 	return gt_wait_pid(pid, 5000);
+}
+
+static int run_host(const char *a1, const char *a2)
+{
+	return run_host4(a1, a2, NULL, NULL);
 }
 
 static void test_arguments(void **state)
@@ -715,6 +720,25 @@ static void test_arguments(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 	st = run_host("--bogus", NULL);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	/* the backend is probed at startup: an unknown one, or a driver without its device */
+	st = run_host4("--listen", "unix:/nonexistent-dir/s", "--backend", "nonesuch");
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	{
+		const char *argv4[] = {"--backend", "msm", "--device", "/nonexistent/renderD128"};
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execl(VIOVA_HOST_PATH, VIOVA_HOST_PATH, "--listen", "unix:/nonexistent-dir/s",
+			      argv4[0], argv4[1], argv4[2], argv4[3], (char *)NULL);
+			_exit(127);
+		}
+		st = gt_wait_pid(pid, 5000);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	}
 	st = run_host(NULL, NULL);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 	/* a live daemon's socket is not stolen */

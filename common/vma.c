@@ -134,7 +134,10 @@ static uint32_t node_new(struct viova_vma *v, uint8_t kind, uint64_t start, uint
 	v->n[i].start = start;
 	v->n[i].size = size;
 	v->n[i].kind = kind;
-	v->n[i].handle = handle;
+	if (kind == VMA_HOLE)
+		vma_hole_refresh(r, &v->n[i]);
+	else
+		v->n[i].handle = handle;
 	if (v->sl)
 		memset(&v->sl[i], 0, sizeof(v->sl[i]));
 	return i;
@@ -775,12 +778,14 @@ static uint32_t carve(struct viova_vma *v, uint32_t h, uint64_t o, uint64_t size
 		/* h becomes the upper leftover; u and the lower one (if any) go before it */
 		x->start = o + size;
 		x->size = hi;
+		vma_hole_refresh(v->r, x);
 		u = node_new(v, kind, o, size, tag);
 		if (lo)
 			t = node_new(v, VMA_HOLE, s, lo, VIOVA_VMA_NO_HANDLE);
 		vma_tree_insert_before(v, h, u, t);
 	} else {
 		x->size = lo;
+		vma_hole_refresh(v->r, x);
 		u = node_new(v, kind, o, size, tag);
 		if (hi)
 			t = node_new(v, VMA_HOLE, o + size, hi, VIOVA_VMA_NO_HANDLE);
@@ -840,6 +845,7 @@ static void release(struct viova_vma *v, uint32_t x)
 		}
 		v->n[s].start = start;
 		v->n[s].size += grow;
+		vma_hole_refresh(v->r, &v->n[s]);
 		if (!ph || !vma_tree_remove_pair(v, p, x, s)) {
 			if (ph)
 				vma_tree_remove(v, p, VMA_NIL);
@@ -862,6 +868,7 @@ static void release(struct viova_vma *v, uint32_t x)
 			v->r->holes--;
 		}
 		v->n[p].size += grow;
+		vma_hole_refresh(v->r, &v->n[p]);
 		if (!sh || !vma_tree_remove_pair(v, x, s, p)) {
 			if (sh)
 				vma_tree_remove(v, s, VMA_NIL);
@@ -874,7 +881,7 @@ static void release(struct viova_vma *v, uint32_t x)
 		return;
 	}
 	v->n[x].kind = VMA_HOLE;
-	v->n[x].handle = VIOVA_VMA_NO_HANDLE;
+	vma_hole_refresh(v->r, &v->n[x]); /* replaces the handle (a union) */
 	vma_tree_fix_up(v, x);
 	vma_size_insert(v, x);
 	v->r->holes++;

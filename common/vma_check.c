@@ -94,7 +94,7 @@ static void visit_segment(struct ck *c, uint32_t i)
 	}
 }
 
-/* A segment's own levels by their definition (vma_own_levels takes shortcuts: check them). */
+/* A segment's own levels by their definition (vma_hole_levels takes shortcuts: check them). */
 static void ref_own_levels(const struct vma_region *r, const struct vma_node *x,
 			   int16_t out[VMA_LEVELS])
 {
@@ -172,6 +172,14 @@ static int check_addr(struct ck *c, uint32_t i, uint32_t parent, int depth)
 		     "node %" PRIu32 " at 0x%" PRIx64 ": max_hole code %d"
 		     ", the subtree's largest hole has code %d",
 		     i, n[i].start, n[i].max_hole, m);
+	if (n[i].kind == VMA_HOLE) {
+		int16_t own[VMA_LEVELS];
+
+		ref_own_levels(c->v->r, &n[i], own);
+		if (memcmp(own, n[i].own, sizeof(own)))
+			fail(c, "hole %" PRIu32 " at 0x%" PRIx64 ": cached own levels are stale", i,
+			     n[i].start);
+	}
 	check_levels(c, i, n[i].lvl, n[n[i].left].lvl, n[n[i].right].lvl, "address tree");
 	return c->err ? -1 : h;
 }

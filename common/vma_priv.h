@@ -27,7 +27,7 @@
 
 #define VMA_NIL 0u
 #define VMA_MAGIC 0x616d7669u /* "ivma" */
-#define VMA_VERSION 2u /* 2: max_hole as a 16-bit code (node layout changed) */
+#define VMA_VERSION 3u /* 2: max_hole as a 16-bit code; 3: holes cache their own levels */
 /* Deepest AVL tree with 2^32 nodes is 1.44 * 32 < 48; the checker refuses anything deeper. */
 #define VMA_MAX_HEIGHT 64
 /*
@@ -57,8 +57,6 @@ struct vma_node {
 	uint64_t start;
 	uint64_t size;
 	uint32_t left, right, parent; /* address tree; free list uses left */
-	uint32_t handle; /* ALLOC: object handle; RESV: tag; HOLE: VIOVA_VMA_NO_HANDLE */
-	int16_t lvl[VMA_LEVELS];
 	/*
 	 * Largest hole size in this subtree as a vma_lvl_encode() code (0 if none): an upper
 	 * bound within 0.2%, like lvl[]. Not exact on purpose: a big hole that shrinks or grows
@@ -69,7 +67,16 @@ struct vma_node {
 	int16_t max_hole;
 	uint8_t height; /* AVL height, leaf = 1, NIL = 0 */
 	uint8_t kind;	/* enum vma_kind */
-	uint8_t pad[12];
+	int16_t lvl[VMA_LEVELS];
+	union {
+		uint32_t handle; /* ALLOC: object handle; RESV: tag */
+		/*
+		 * HOLE: its own levels (vma_hole_levels), cached so that a repair walk or a
+		 * rotation combines them with one pmaxsw instead of up to eight encodings.
+		 * Recomputed by vma_hole_refresh() whenever a hole's start or size changes.
+		 */
+		int16_t own[VMA_LEVELS];
+	};
 };
 
 /* Size tree (holes ordered by (size, start)), parallel to the node array; lvl as above. */
@@ -172,7 +179,7 @@ static inline uint64_t vma_lvl_decode_max(int16_t c)
 }
 
 /*
- * Levels of one segment itself: usable bytes after aligning its start, 0 unless a hole.
+ * Own levels of hole @x: usable bytes after aligning its start (cached in x->own).
  *
  * Level j's value is enc(size - pad_j), pad_j = (-start) mod (g << j), and pad_j grows with j.
  * Codes are contiguous (enc(u) <= c exactly when u <= vma_lvl_decode_max(c)), so when even the
@@ -181,15 +188,9 @@ static inline uint64_t vma_lvl_decode_max(int16_t c)
  * usual case on the hot path). Otherwise one encode per distinct pad. vma_check.c recomputes
  * these with the plain definition.
  */
-static inline void vma_own_levels(const struct vma_region *r, const struct vma_node *x,
-				  int16_t out[VMA_LEVELS])
+static inline void vma_hole_levels(const struct vma_region *r, const struct vma_node *x,
+				   int16_t out[VMA_LEVELS])
 {
-	if (x->kind != VMA_HOLE) {
-		for (int j = 0; j < VMA_LEVELS; j++)
-			out[j] = 0;
-		return;
-	}
-
 	uint64_t neg = 0 - x->start, size = x->size;
 	int16_t c = vma_lvl_encode(size);
 
@@ -211,6 +212,19 @@ static inline void vma_own_levels(const struct vma_region *r, const struct vma_n
 		prev_pad = pad;
 		out[j] = code;
 	}
+}
+
+/* Refresh hole @x's cached own levels after its start or size changed (or it became a hole). */
+static inline void vma_hole_refresh(const struct vma_region *r, struct vma_node *x)
+{
+	vma_hole_levels(r, x, x->own);
+}
+
+/* Levels of one segment itself: its cached ones for a hole, zeroes otherwise. */
+static inline void vma_own_levels(const struct vma_node *x, int16_t out[VMA_LEVELS])
+{
+	for (int j = 0; j < VMA_LEVELS; j++)
+		out[j] = x->kind == VMA_HOLE ? x->own[j] : 0;
 }
 
 /* Recompute the cached array addresses after the region moved. */

@@ -119,11 +119,10 @@ static inline bool lvl_eq(lvl_vec a, lvl_vec b)
  * through v->n every store of the uint8_t height (a character type, which may alias anything)
  * forced the compiler to reload the array pointer. @full: recompute from the node's own fields
  * and its children; else the node's own fields did not change and its children's aggregates
- * only grew, so max(stored, children) is the new value without the own levels (the costly part
- * for a hole). Returns whether anything stored changed; *grew as in update_full().
+ * only grew, so max(stored, children) is the new value without looking at the node's own
+ * levels. Returns whether anything stored changed; *grew as in update_full().
  */
-static inline bool addr_update(const struct vma_region *r, struct vma_node *n, uint32_t i,
-			       bool full, bool *grew)
+static inline bool addr_update(struct vma_node *n, uint32_t i, bool full, bool *grew)
 {
 	struct vma_node *x = &n[i];
 	const struct vma_node *a = &n[x->left], *b = &n[x->right];
@@ -138,18 +137,9 @@ static inline bool addr_update(const struct vma_region *r, struct vma_node *n, u
 		*grew = true;
 	} else {
 		if (x->kind == VMA_HOLE) {
-			int16_t own[VMA_LEVELS];
 			int16_t code = vma_lvl_encode(x->size);
 
-			/*
-			 * Every own level is <= code, and lvl[] lanes never grow with j: when the
-			 * children's smallest lane already reaches code, the own levels change
-			 * nothing and need not be computed.
-			 */
-			if (code > m[VMA_LEVELS - 1]) {
-				vma_own_levels(r, x, own);
-				m = lvl_max(m, lvl_load(own));
-			}
+			m = lvl_max(m, lvl_load(x->own)); /* cached: vma_hole_refresh() */
 			mh = mh > code ? mh : code;
 		}
 		*grew = lvl_ge(m, old) && mh >= x->max_hole;
@@ -179,13 +169,8 @@ static inline bool update_full(struct viova_vma *v, enum tree_id t, uint32_t i, 
 	bool changed = *lnk_height(v, t, i) != h;
 
 	*lnk_height(v, t, i) = h;
-	/* own levels are <= the size's code: skip them when the smallest lane has it (addr_update) */
-	if (v->n[i].kind == VMA_HOLE && vma_lvl_encode(v->n[i].size) > m[VMA_LEVELS - 1]) {
-		int16_t own[VMA_LEVELS];
-
-		vma_own_levels(v->r, &v->n[i], own);
-		m = lvl_max(m, lvl_load(own));
-	}
+	if (v->n[i].kind == VMA_HOLE)
+		m = lvl_max(m, lvl_load(v->n[i].own));
 	changed |= memcmp(d, &m, sizeof(m)) != 0;
 	*grew = lvl_ge(m, old);
 	memcpy(d, &m, sizeof(m));
@@ -201,22 +186,21 @@ static inline bool update_full(struct viova_vma *v, enum tree_id t, uint32_t i, 
 	return changed;
 }
 
-static inline bool addr_update(const struct vma_region *r, struct vma_node *n, uint32_t i,
-			       bool full, bool *grew);
+static inline bool addr_update(struct vma_node *n, uint32_t i, bool full, bool *grew);
 
 static inline bool update(struct viova_vma *v, enum tree_id t, uint32_t i)
 {
 	bool grew;
 
 	if (t == T_ADDR)
-		return addr_update(v->r, v->n, i, true, &grew);
+		return addr_update(v->n, i, true, &grew);
 	return update_full(v, t, i, &grew);
 }
 
 /*
  * update_full() for a node whose own fields did not change and whose children's aggregates
- * can only have grown: the new aggregate is max(stored, children), without recomputing the
- * node's own levels (the costly part for a hole).
+ * can only have grown: the new aggregate is max(stored, children), without the node's own
+ * levels.
  */
 static inline bool update_grow(struct viova_vma *v, enum tree_id t, uint32_t i)
 {
@@ -321,7 +305,6 @@ static uint32_t rotate_balance(struct viova_vma *v, enum tree_id t, uint32_t x, 
 static void addr_fix_up_from(struct viova_vma *v, uint32_t i, uint32_t barrier)
 {
 	struct vma_node *n = v->n;
-	const struct vma_region *r = v->r;
 	bool own_changed = true, child_grew = false;
 
 	while (i != VMA_NIL) {
@@ -345,7 +328,7 @@ static void addr_fix_up_from(struct viova_vma *v, uint32_t i, uint32_t barrier)
 				  !lvl_eq(now, old_lvl);
 			grew = lvl_ge(now, old_lvl) && n[top].max_hole >= old_max;
 		} else {
-			changed = addr_update(r, n, i, own_changed || !child_grew, &grew);
+			changed = addr_update(n, i, own_changed || !child_grew, &grew);
 		}
 		own_changed = false;
 		child_grew = grew;
@@ -415,7 +398,7 @@ static void init_leaf(struct viova_vma *v, enum tree_id t, uint32_t x, uint32_t 
 	*lnk_right(v, t, x) = VMA_NIL;
 	*lnk_parent(v, t, x) = parent;
 	*lnk_height(v, t, x) = 1;
-	vma_own_levels(v->r, &v->n[x], lnk_lvl(v, t, x));
+	vma_own_levels(&v->n[x], lnk_lvl(v, t, x));
 	if (t == T_ADDR)
 		v->n[x].max_hole = v->n[x].kind == VMA_HOLE ? vma_lvl_encode(v->n[x].size) : 0;
 }
@@ -519,7 +502,7 @@ static void build_pair(struct viova_vma *v, uint32_t x, uint32_t y, bool y_right
 		v->n[x].right = y;
 	else
 		v->n[x].left = y;
-	addr_update(v->r, v->n, x, true, &grew);
+	addr_update(v->n, x, true, &grew);
 }
 
 void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x, uint32_t y)

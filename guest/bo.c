@@ -507,6 +507,7 @@ struct fence_arg {
 	struct viova_guest_ctx *ctx;
 	uint64_t fence;
 	bool lost;
+	bool through_loss; /* the fence is known to come: keep waiting on a lost context */
 };
 
 static bool cond_fence(struct viova_guest_device *dev, void *p)
@@ -518,8 +519,43 @@ static bool cond_fence(struct viova_guest_device *dev, void *p)
 	guest_ctx_slot(a->ctx, &slot);
 	if (slot.completed_fence >= a->fence)
 		return true;
+	if (a->through_loss)
+		return false;
 	a->lost = slot.lost != 0;
 	return a->lost;
+}
+
+/*
+ * The context is lost and fence has not signalled. The host publishes a faulting job's fault
+ * (and the lost flag) *before* that job's fence, so the fence may still be on its way: it comes
+ * iff the host accepted the SUBMIT. Accepted SUBMITs of a context are a prefix of its fences
+ * (a refused SUBMIT loses the context and a lost context refuses every later one), and the host
+ * counts them (QUERY CTX_STATS .submits), so fence f comes iff f <= submits.
+ * Returns 0 (signalled), -EIO (it never will) or a wait/query error.
+ */
+static int fence_wait_lost(struct viova_guest_ctx *ctx, uint64_t fence, uint64_t deadline)
+{
+	struct fence_arg a = {.ctx = ctx, .fence = fence, .through_loss = true};
+	struct viova_ctx_stats st;
+	struct viova_resp_ctx slot;
+	uint64_t now = guest_now_ns();
+	int ret;
+
+	ret = viova_guest_ctx_stats(ctx, &st, deadline > now ? deadline - now : 0);
+	if (ret)
+		return ret;
+	guest_ctx_slot(ctx, &slot);
+	if (slot.completed_fence >= fence)
+		return 0;
+	if (fence > st.submits)
+		return guest_err(-EIO,
+				 "fence_wait: context %" PRIu32 " is lost (%s) and fence %" PRIu64
+				 " will never signal: the host refused its SUBMIT (it accepted %" PRIu64
+				 "; completed: %" PRIu64 ")",
+				 ctx->id, viova_codec_errno_name(slot.lost_err), fence, st.submits,
+				 slot.completed_fence);
+	now = guest_now_ns();
+	return guest_wait(ctx->dev, cond_fence, &a, deadline > now ? deadline - now : 0);
 }
 
 static int fence_check(struct viova_guest_ctx *ctx, uint64_t fence, const char *what)
@@ -539,6 +575,7 @@ int viova_guest_fence_wait(struct viova_guest_ctx *ctx, uint64_t fence, uint64_t
 {
 	struct fence_arg a = {.ctx = ctx, .fence = fence};
 	struct viova_guest_device *dev;
+	uint64_t deadline;
 	int ret;
 
 	if (!ctx)
@@ -552,17 +589,18 @@ int viova_guest_fence_wait(struct viova_guest_ctx *ctx, uint64_t fence, uint64_t
 	guest_leave(dev);
 	if (ret)
 		return ret;
+	deadline = guest_now_ns() + timeout_ns;
+	if (deadline < timeout_ns)
+		deadline = UINT64_MAX;
 	ret = guest_wait(dev, cond_fence, &a, timeout_ns);
 	if (ret == 0 && a.lost) {
 		struct viova_resp_ctx slot;
 
 		guest_ctx_slot(ctx, &slot);
 		if (slot.completed_fence < fence)
-			return guest_err(-EIO,
-					 "fence_wait: context %" PRIu32 " is lost (%s) and fence "
-					 "%" PRIu64 " has not signalled (completed: %" PRIu64 ")",
-					 ctx->id, viova_codec_errno_name(slot.lost_err), fence,
-					 slot.completed_fence);
+			ret = fence_wait_lost(ctx, fence, deadline);
+		if (ret != -ETIMEDOUT)
+			return ret;
 	}
 	if (ret == -ETIMEDOUT)
 		return guest_err(ret,

@@ -466,8 +466,10 @@ int viova_guest_submit(struct viova_guest_ctx *ctx, const struct viova_guest_sub
 
 /*
  * viova_guest_fence_wait - wait until @fence of @ctx has signalled, sleeping (no spinning)
- * until the host reports progress. Returns 0; -ETIMEDOUT; -EIO the context is lost and the
- * fence has not signalled (it may never); -EINVAL a fence never submitted; -ENODEV.
+ * until the host reports progress. A job's fence signals even when the job faulted; on a lost
+ * context the call asks the host (one QUERY) whether the fence's SUBMIT was accepted, and keeps
+ * waiting if so. Returns 0; -ETIMEDOUT; -EIO the context is lost and the host refused the
+ * fence's SUBMIT (it will never signal); -EINVAL a fence never submitted; -ENODEV.
  */
 int viova_guest_fence_wait(struct viova_guest_ctx *ctx, uint64_t fence, uint64_t timeout_ns);
 

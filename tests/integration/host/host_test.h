@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * host_test.h - harness shared by the host integration tests: a host on the REAL sim backend,
- * seen through a thin forwarding wrapper, a guest-side encoder, and the guest's view of the
- * response area.
+ * host_test.h - harness shared by the host integration tests: a host on a REAL backend, seen
+ * through a thin forwarding wrapper, a guest-side encoder, and the guest's view of the response
+ * area.
+ *
+ * The backend is the sim unless the test is built with -DHT_BACKEND_MSM or -DHT_BACKEND_I915:
+ * then it is the msm / i915 backend, talking to its in-process kernel emulator
+ * (tests/unit/host/backends/{msm,i915}_emu.c) through the drm seam, one emulator per host.
+ * A backend-agnostic test (test_host_isolation.c) reads only what every backend offers: host
+ * counters, the wrapper's call counts, and the probes at the end of this file (objects alive,
+ * what a context's GPU address space holds, a GPU fault on a context's next job).
  *
  * The wrapper ("counting/faulting test double") is NOT a fake backend: every op forwards to the
- * sim instance created by viova_backend_create("sim"); it only counts calls (to prove the core
- * rejected input before the backend saw it) and, when a test arms it, makes one op fail with a
- * chosen errno without forwarding (to inject backend failures the sim would not produce on
- * valid input). Include after <cmocka.h>.
+ * instance created by viova_backend_create(); it only counts calls (to prove the core rejected
+ * input before the backend saw it) and, when a test arms it, makes one op fail with a chosen
+ * errno without forwarding (to inject backend failures the backend would not produce on valid
+ * input). Include after <cmocka.h>.
  */
 #ifndef VIOVA_TESTS_HOST_TEST_H
 #define VIOVA_TESTS_HOST_TEST_H
@@ -22,6 +29,29 @@
 #include "sim/sim.h"
 #include "viova/codec.h"
 #include "viova/host.h"
+
+#if defined(HT_BACKEND_MSM) && defined(HT_BACKEND_I915)
+#error "HT_BACKEND_MSM and HT_BACKEND_I915 exclude each other"
+#elif defined(HT_BACKEND_MSM)
+#include <drm/msm_drm.h>
+
+#include "drm_seam.h"
+#include "msm_emu.h"
+#define HT_BACKEND "msm"
+#define HT_EMU 1
+typedef struct msm_emu ht_emu_t;
+#elif defined(HT_BACKEND_I915)
+#include <drm/i915_drm.h>
+
+#include "drm_seam.h"
+#include "i915_emu.h"
+#define HT_BACKEND "i915"
+#define HT_EMU 1
+typedef struct i915_emu ht_emu_t;
+#else
+#define HT_BACKEND "sim"
+#define HT_EMU 0
+#endif
 
 /* ---- counting / faulting wrapper around the real sim -------------------------------------- */
 
@@ -46,6 +76,14 @@ enum ht_op {
 	HT_OP_COUNT
 };
 
+/* The kernel's name for a backend context (emulated backends): msm file + queue, i915 context. */
+#define HT_MAX_KCTX 64
+struct ht_kctx {
+	struct viova_be_ctx *ctx;
+	int fd;	     /* msm: the file (= VM) the queue lives on */
+	uint32_t id; /* msm: submitqueue id; i915: context id */
+};
+
 struct ht_be {
 	struct viova_backend base; /* first: the host sees this */
 	struct viova_backend *inner;
@@ -53,7 +91,70 @@ struct ht_be {
 	int fail_op; /* -1: none */
 	int fail_err;
 	struct viova_be_ctx *last_ctx; /* last context created or cloned */
+	struct ht_kctx kctx[HT_MAX_KCTX];
 };
+
+#if HT_EMU
+/*
+ * The emulator of the host being created (ht_new_q() sets it before viova_host_create(), which
+ * creates the backend on the seam the emulator installed). One host at a time per process.
+ */
+static ht_emu_t *ht_emu_current;
+
+/* Remember which kernel object the backend made for ctx: the last create ioctl's answer. */
+static void ht_kctx_record(struct ht_be *w, struct viova_be_ctx *ctx)
+{
+	struct ht_kctx k = {.ctx = ctx, .fd = -1};
+	int i;
+
+#if defined(HT_BACKEND_MSM)
+	const struct msm_emu_call *c = msm_emu_last(ht_emu_current, DRM_IOCTL_MSM_SUBMITQUEUE_NEW);
+	struct drm_msm_submitqueue q;
+
+	assert_non_null(c);
+	memcpy(&q, c->out, sizeof(q)); /* the log's bytes are not aligned for the struct */
+	k.fd = c->fd;
+	k.id = q.id;
+#else
+	const struct i915_emu_call *c =
+	    i915_emu_last(ht_emu_current, DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT);
+	struct drm_i915_gem_context_create_ext cc;
+
+	assert_non_null(c);
+	memcpy(&cc, c->out, sizeof(cc)); /* the log's bytes are not aligned for the struct */
+	k.id = cc.ctx_id;
+#endif
+	for (i = 0; i < HT_MAX_KCTX; i++) {
+		if (!w->kctx[i].ctx || w->kctx[i].ctx == ctx) {
+			w->kctx[i] = k;
+			return;
+		}
+	}
+	fail_msg("host_test.h: more than %d backend contexts; raise HT_MAX_KCTX", HT_MAX_KCTX);
+}
+
+static void ht_kctx_forget(struct ht_be *w, struct viova_be_ctx *ctx)
+{
+	int i;
+
+	for (i = 0; i < HT_MAX_KCTX; i++) {
+		if (w->kctx[i].ctx == ctx)
+			w->kctx[i].ctx = NULL;
+	}
+}
+
+static const struct ht_kctx *ht_kctx_of(struct ht_be *w, struct viova_be_ctx *ctx)
+{
+	int i;
+
+	for (i = 0; i < HT_MAX_KCTX; i++) {
+		if (w->kctx[i].ctx == ctx)
+			return &w->kctx[i];
+	}
+	fail_msg("host_test.h: backend context %p was not created through the wrapper", ctx);
+	return NULL;
+}
+#endif
 
 static inline struct ht_be *ht_be_of(struct viova_backend *be)
 {
@@ -111,8 +212,12 @@ static int ht_ctx_create(struct viova_backend *be, struct viova_be_vm *vm,
 	if (e)
 		return e;
 	e = w->inner->ops->ctx_create(w->inner, vm, p, cookie, out);
-	if (!e)
+	if (!e) {
 		w->last_ctx = *out;
+#if HT_EMU
+		ht_kctx_record(w, *out);
+#endif
+	}
 	return e;
 }
 static int ht_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, uint32_t flags,
@@ -124,14 +229,21 @@ static int ht_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, uint
 	if (e)
 		return e;
 	e = w->inner->ops->ctx_clone(w->inner, src, flags, vm, cookie, out);
-	if (!e)
+	if (!e) {
 		w->last_ctx = *out;
+#if HT_EMU
+		ht_kctx_record(w, *out);
+#endif
+	}
 	return e;
 }
 static void ht_ctx_destroy(struct viova_backend *be, struct viova_be_ctx *ctx)
 {
 	ht_be_of(be)->calls[HT_CTX_DESTROY]++;
 	ht_be_of(be)->inner->ops->ctx_destroy(ht_be_of(be)->inner, ctx);
+#if HT_EMU
+	ht_kctx_forget(ht_be_of(be), ctx);
+#endif
 }
 static int ht_bo_create(struct viova_backend *be, struct viova_be_vm *home, uint64_t size,
 			uint32_t flags, struct viova_be_bo **out)
@@ -185,7 +297,7 @@ static int ht_fence_wait(struct viova_backend *be, struct viova_be_ctx *ctx, uin
 }
 
 static const struct viova_backend_ops ht_ops = {
-    .name = "sim",
+    .name = HT_BACKEND,
     .get_caps = ht_get_caps,
     .destroy = ht_destroy,
     .vm_create = ht_vm_create,
@@ -205,7 +317,7 @@ static const struct viova_backend_ops ht_ops = {
     .fence_wait = ht_fence_wait,
 };
 
-/* viova_host_backend_create_fn: the real sim, wrapped. */
+/* viova_host_backend_create_fn: the real backend, wrapped. */
 static int ht_backend_create(const char *name, const struct viova_backend_config *config,
 			     const struct viova_backend_events *events, void *cookie,
 			     struct viova_backend **out)
@@ -237,8 +349,11 @@ static int ht_backend_create(const char *name, const struct viova_backend_config
 struct ht {
 	struct viova_host *h;
 	struct ht_be *be;
-	struct viova_backend *sim; /* the real sim instance */
-	uint64_t *area;		   /* response area (8-aligned) */
+	struct viova_backend *sim; /* the real sim instance (NULL on msm / i915) */
+#if HT_EMU
+	ht_emu_t *emu; /* the kernel the msm / i915 backend talks to */
+#endif
+	uint64_t *area; /* response area (8-aligned) */
 	uint64_t *batch;
 	struct viova_codec_encoder enc;
 	struct viova_codec_resp_guest g;
@@ -308,7 +423,19 @@ static inline struct ht *ht_new_q(const struct viova_host_quotas *q)
 	assert_non_null(t->area);
 	assert_non_null(t->batch);
 	memset(t->area, 0xa5, HT_AREA_SIZE); /* the host must zero it */
-	cfg.backend = "sim";
+#if defined(HT_BACKEND_MSM)
+	t->emu = msm_emu_new(NULL);
+	assert_non_null(t->emu);
+	drm_seam_set(msm_emu_seam(t->emu));
+#elif defined(HT_BACKEND_I915)
+	t->emu = i915_emu_new(NULL);
+	assert_non_null(t->emu);
+	drm_seam_set(i915_emu_seam(t->emu));
+#endif
+#if HT_EMU
+	ht_emu_current = t->emu;
+#endif
+	cfg.backend = HT_BACKEND;
 	cfg.backend_create = ht_backend_create;
 	if (q)
 		cfg.quotas = *q;
@@ -320,7 +447,8 @@ static inline struct ht *ht_new_q(const struct viova_host_quotas *q)
 	cfg.max_batch_size = HT_BATCH_SIZE;
 	assert_int_equal(viova_host_create(&cfg, &t->h), 0);
 	t->be = ht_be_of(viova_host_backend(t->h));
-	t->sim = t->be->inner;
+	assert_string_equal(t->be->inner->ops->name, HT_BACKEND);
+	t->sim = HT_EMU ? NULL : t->be->inner;
 	assert_int_equal(viova_host_get_caps(t->h, &t->caps), 0);
 	assert_int_equal(viova_codec_enc_init(&t->enc, t->batch, HT_BATCH_SIZE, 1), 0);
 	assert_int_equal(viova_codec_enc_resp_init(&t->enc, HT_RES_ID, 0, HT_AREA_SIZE, NULL), 0);
@@ -339,6 +467,17 @@ static inline void ht_free(struct ht *t)
 {
 	viova_host_destroy(t->h);
 	assert_int_equal(t->unmapped, 1);
+#if defined(HT_BACKEND_MSM)
+	assert_int_equal(msm_emu_open_files(t->emu), 0); /* the backend closed every file */
+	msm_emu_free(t->emu);
+#elif defined(HT_BACKEND_I915)
+	assert_int_equal(i915_emu_open_files(t->emu), 0);
+	i915_emu_free(t->emu);
+#endif
+#if HT_EMU
+	drm_seam_set(NULL);
+	ht_emu_current = NULL;
+#endif
 	free(t->area);
 	free(t->batch);
 	free(t);
@@ -422,10 +561,44 @@ static inline uint64_t ht_mutating_calls(const struct ht *t)
 	return n;
 }
 
+/*
+ * Objects alive behind the backend, as the backend's own world counts them: the sim's
+ * statistics, or what the emulated kernel holds (msm: open files, queues, GEM objects; i915:
+ * VM objects, contexts, GEM objects). Comparable between two probes of one host only.
+ */
+struct ht_alive {
+	uint32_t vms;
+	uint32_t ctxs;
+	uint32_t bos;
+	uint64_t bytes;
+	uint32_t placed; /* kernel placements (msm iovas, i915 bindings); sim: 0 */
+};
+
+static inline void ht_alive(struct ht *t, struct ht_alive *a)
+{
+	memset(a, 0, sizeof(*a));
+#if defined(HT_BACKEND_MSM)
+	struct msm_emu_totals k;
+
+	msm_emu_totals(t->emu, &k);
+	*a = (struct ht_alive){k.files, k.queues, k.objects, k.bytes, k.placed};
+#elif defined(HT_BACKEND_I915)
+	struct i915_emu_totals k;
+
+	i915_emu_totals(t->emu, &k);
+	*a = (struct ht_alive){k.vms, k.contexts, k.objects, k.bytes, k.bound};
+#else
+	struct sim_debug_stats st;
+
+	sim_debug_stats(t->sim, &st);
+	*a = (struct ht_alive){st.vms, st.ctxs, st.bos, st.bytes, 0};
+#endif
+}
+
 /* A snapshot of everything a rejected command must leave unchanged. */
 struct ht_snap {
 	struct viova_host_counters c;
-	struct sim_debug_stats sim;
+	struct ht_alive alive;
 	uint64_t mutating;
 };
 
@@ -433,7 +606,7 @@ static inline void ht_snap(struct ht *t, struct ht_snap *s)
 {
 	memset(s, 0, sizeof(*s));
 	viova_host_counters(t->h, &s->c);
-	sim_debug_stats(t->sim, &s->sim);
+	ht_alive(t, &s->alive);
 	s->mutating = ht_mutating_calls(t);
 }
 
@@ -448,10 +621,11 @@ static inline void ht_same(struct ht *t, const struct ht_snap *a)
 	assert_int_equal(a->c.buffers, b.c.buffers);
 	assert_int_equal(a->c.mappings, b.c.mappings);
 	assert_int_equal(a->c.bytes, b.c.bytes);
-	assert_int_equal(a->sim.vms, b.sim.vms);
-	assert_int_equal(a->sim.ctxs, b.sim.ctxs);
-	assert_int_equal(a->sim.bos, b.sim.bos);
-	assert_int_equal(a->sim.bytes, b.sim.bytes);
+	assert_int_equal(a->alive.vms, b.alive.vms);
+	assert_int_equal(a->alive.ctxs, b.alive.ctxs);
+	assert_int_equal(a->alive.bos, b.alive.bos);
+	assert_int_equal(a->alive.bytes, b.alive.bytes);
+	assert_int_equal(a->alive.placed, b.alive.placed);
 }
 
 /* Context ctx with VM vm_id, default params. */
@@ -492,5 +666,55 @@ static inline void ht_download(struct ht *t, uint32_t ctx, uint32_t buf, uint64_
 
 /* The VA of the sim's default window a test can use freely. */
 #define HT_VA(t, n) ((t)->caps.va_start + (uint64_t)(n)*0x100000ull)
+
+/* ---- probes every backend answers (backend-agnostic tests) --------------------------------- */
+
+/*
+ * Whether the GPU address space ctx runs in has memory behind iova, as the backend's own world
+ * sees it: the sim's page table of the context's VM; the msm emulator's placements on the
+ * queue's file; the i915 emulator's bindings in the context's VM object (i915 binds at
+ * EXECBUFFER2, so a buffer is there once a job of that VM has used it).
+ */
+static inline bool ht_gpu_maps(struct ht *t, struct viova_be_ctx *ctx, uint64_t iova)
+{
+#if defined(HT_BACKEND_MSM)
+	return msm_emu_object_at(t->emu, ht_kctx_of(t->be, ctx)->fd, iova) != 0;
+#elif defined(HT_BACKEND_I915)
+	struct i915_emu_ctx *k = i915_emu_ctx(t->emu, ht_kctx_of(t->be, ctx)->id);
+
+	assert_non_null(k);
+	return i915_emu_object_at(t->emu, k->vm, iova) != 0;
+#else
+	struct sim_debug_ctx_info info;
+	struct sim_debug_mapping m;
+
+	sim_debug_ctx_info(t->sim, ctx, &info);
+	return sim_debug_vm_find(t->sim, (struct viova_be_vm *)info.vm, iova, &m) == 0;
+#endif
+}
+
+/*
+ * Emulated backends: the GPU faults on the next job of ctx, as the kernel reports it (msm: the
+ * queue's fault count; i915: a hang the context is found guilty of). The emulators do not run
+ * command streams, so a test that needs a job to fault says so here; the backend then learns
+ * it the way it would from real hardware. The sim runs its jobs itself: fails there.
+ */
+static inline void ht_gpu_fault_next_job(struct ht *t, struct viova_be_ctx *ctx)
+{
+#if defined(HT_BACKEND_MSM)
+	const struct ht_kctx *k = ht_kctx_of(t->be, ctx);
+
+	msm_emu_fault(t->emu, k->fd, k->id);
+#elif defined(HT_BACKEND_I915)
+	struct i915_emu_ctx *k = i915_emu_ctx(t->emu, ht_kctx_of(t->be, ctx)->id);
+
+	assert_non_null(k);
+	k->guilty++;
+#else
+	(void)t;
+	(void)ctx;
+	fail_msg("ht_gpu_fault_next_job: the sim runs its jobs; make the job fault instead");
+#endif
+}
 
 #endif /* VIOVA_TESTS_HOST_TEST_H */

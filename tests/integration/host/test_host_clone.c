@@ -161,8 +161,8 @@ static void test_clone_refusals(void **state)
 	snap.mutating += 2;
 	snap.c.contexts++;
 	snap.c.vms++;
-	snap.sim.ctxs++;
-	snap.sim.vms++;
+	snap.alive.ctxs++;
+	snap.alive.vms++;
 	HT_FAILS(t, VIOVA_EEXIST, viova_codec_enc_ctx_clone(&t->enc, 4, 1, 0, 2, NULL));
 	/* vm_id rules: named with CLONE_VM, missing without */
 	HT_FAILS(t, VIOVA_EINVAL,

@@ -293,8 +293,8 @@ static void test_gem_new_close(void **state)
 	snap.mutating += 2;
 	snap.c.contexts++;
 	snap.c.vms++;
-	snap.sim.ctxs++;
-	snap.sim.vms++;
+	snap.alive.ctxs++;
+	snap.alive.vms++;
 	HT_FAILS(t, VIOVA_EINVAL, viova_codec_enc_gem_new(&t->enc, 9, 3, 0x40, PAGE, 0, 0, NULL));
 	assert_int_equal(viova_host_ctx_lost(t->h, 9), VIOVA_EINVAL);
 	/* with an iova: both or neither (overlap with buffer 2, then a backend refusal) */

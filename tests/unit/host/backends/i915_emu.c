@@ -758,3 +758,39 @@ int i915_emu_open_files(const struct i915_emu *e)
 		n += e->files[i];
 	return n;
 }
+
+void i915_emu_totals(const struct i915_emu *e, struct i915_emu_totals *t)
+{
+	uint32_t i, h;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < EMU_VMS; i++) {
+		if (!e->vms[i])
+			continue;
+		t->vms++;
+		for (h = 1; h <= EMU_OBJS; h++)
+			t->bound += e->vms[i]->bound[h] != 0;
+	}
+	t->contexts = i915_emu_contexts(e);
+	for (h = 1; h <= EMU_OBJS; h++) {
+		if (e->objs[h].live) {
+			t->objects++;
+			t->bytes += e->objs[h].size;
+		}
+	}
+}
+
+uint32_t i915_emu_object_at(const struct i915_emu *e, uint32_t vm, uint64_t iova)
+{
+	uint32_t h;
+
+	if (vm >= EMU_VMS || !e->vms[vm])
+		return 0;
+	for (h = 1; h <= EMU_OBJS; h++) {
+		uint64_t a = e->vms[vm]->bound[h];
+
+		if (a && e->objs[h].live && iova >= a && iova - a < e->objs[h].size)
+			return h;
+	}
+	return 0;
+}

@@ -79,4 +79,16 @@ const char *i915_emu_last_log(const struct i915_emu *e);
 int i915_emu_mappings(const struct i915_emu *e);
 int i915_emu_open_files(const struct i915_emu *e);
 
+/* Everything alive in the emulated kernel (the "objects alive" probe). */
+struct i915_emu_totals {
+	uint32_t vms;	   /* VM objects (not ids) */
+	uint32_t contexts; /* not counting the default context 0 */
+	uint32_t objects;  /* GEM objects */
+	uint64_t bytes;	   /* their sizes */
+	uint32_t bound;	   /* (VM, object) bindings left by execbufs */
+};
+void i915_emu_totals(const struct i915_emu *e, struct i915_emu_totals *t);
+/* Handle of the object bound in VM object vm over iova (0: nothing there, or no such VM). */
+uint32_t i915_emu_object_at(const struct i915_emu *e, uint32_t vm, uint64_t iova);
+
 #endif /* VIOVA_TESTS_I915_EMU_H */

@@ -624,3 +624,40 @@ int msm_emu_mappings(const struct msm_emu *e)
 {
 	return e->mappings;
 }
+
+void msm_emu_totals(const struct msm_emu *e, struct msm_emu_totals *t)
+{
+	int i, j;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < EMU_FILES; i++) {
+		const struct emu_file *f = e->files[i];
+
+		if (!f)
+			continue;
+		t->files++;
+		for (j = 1; j < EMU_QUEUES; j++)
+			t->queues += f->queues[j].live;
+		for (j = 0; j < EMU_OBJS; j++) {
+			if (!f->objs[j].live)
+				continue;
+			t->objects++;
+			t->bytes += f->objs[j].size;
+			t->placed += f->objs[j].iova != 0;
+		}
+	}
+}
+
+uint32_t msm_emu_object_at(const struct msm_emu *e, int fd, uint64_t iova)
+{
+	struct emu_file *f = emu_file(e, fd);
+	uint32_t i;
+
+	for (i = 0; f && i < EMU_OBJS; i++) {
+		const struct emu_obj *o = &f->objs[i];
+
+		if (o->live && o->iova && iova >= o->iova && iova - o->iova < o->size)
+			return i + 1;
+	}
+	return 0;
+}

@@ -72,4 +72,16 @@ uint32_t msm_emu_last_submit(const struct msm_emu *e, const void **bos, const vo
 const char *msm_emu_last_log(const struct msm_emu *e);
 int msm_emu_mappings(const struct msm_emu *e); /* CPU mappings handed out and not unmapped */
 
+/* Everything alive in the emulated kernel, over all open files (the "objects alive" probe). */
+struct msm_emu_totals {
+	uint32_t files;	  /* open files = address spaces (VMs) */
+	uint32_t queues;  /* submitqueues, not counting each file's default queue */
+	uint32_t objects; /* GEM objects */
+	uint64_t bytes;	  /* their sizes */
+	uint32_t placed;  /* objects with an iova in their file's address space */
+};
+void msm_emu_totals(const struct msm_emu *e, struct msm_emu_totals *t);
+/* Handle of the object whose iova range on fd holds iova (0: nothing there, or no such fd). */
+uint32_t msm_emu_object_at(const struct msm_emu *e, int fd, uint64_t iova);
+
 #endif /* VIOVA_TESTS_MSM_EMU_H */

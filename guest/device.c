@@ -253,12 +253,7 @@ int viova_guest_device_open(const char *uri, const struct viova_guest_device_opt
 	if (strncmp(uri, "unix:", 5) == 0) {
 		dev->tops = &guest_transport_socket;
 	} else if (strncmp(uri, "virtgpu:", 8) == 0) {
-		free(dev);
-		return guest_err(-EOPNOTSUPP,
-				 "device_open: \"%s\": the virtgpu transport is not "
-				 "part of this build yet; use unix:/path with "
-				 "viova-host --listen",
-				 uri);
+		dev->tops = &guest_transport_virtgpu;
 	} else {
 		free(dev);
 		return guest_err(-EINVAL,

@@ -66,6 +66,7 @@ struct guest_transport {
 };
 
 extern const struct guest_transport_ops guest_transport_socket;
+extern const struct guest_transport_ops guest_transport_virtgpu; /* transport_virtgpu.c */
 
 /*
  * Daemon statistics over a separate short connection (socket transport only): target is the

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "viova/host.h"
 #include "viova/socket.h"
@@ -36,6 +37,8 @@ struct daemon_opts {
 	uint32_t hello_timeout_ms;
 	uint32_t max_batch_size; /* 0: the host core's default */
 	bool verbose;
+	const char *vhost_path; /* --socket-path: vhost-user-gpu mode, listening */
+	int vhost_fd;		/* --fd: vhost-user-gpu mode on an inherited socket; -1: none */
 };
 
 struct daemon_conn;
@@ -76,5 +79,14 @@ void daemon_conn_shutdown_all(struct daemon *d);
  * (WAIT_FENCE), and the caller decides not to wait for it.
  */
 unsigned daemon_conn_join_all(struct daemon *d, unsigned grace_ms);
+
+/*
+ * vhost-user-gpu mode (vhost_server.c): serve QEMU on opts.vhost_fd, or one connection after
+ * another on opts.vhost_path, until SIGTERM / SIGINT (--fd: until the connection ends).
+ * Returns the process exit status.
+ */
+int vhost_server_run(struct daemon *d);
+/* --print-capabilities: the JSON object QEMU's backend conventions ask for. */
+void vhost_server_print_capabilities(FILE *f);
 
 #endif /* VIOVA_DAEMON_H */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * main.c - `viova-host`: the host daemon. This issue's mode serves guests over a unix socket
- * (viova/socket.h framing); the vhost-user-gpu mode for QEMU comes with the next issue.
+ * (viova/socket.h framing), or QEMU as a vhost-user-gpu back-end (vhost_server.c).
  *
  *   viova-host --listen unix:/run/viova.sock --backend sim [--verbose]
+ *   viova-host --socket-path /run/viova-gpu.sock | --fd N  [--backend sim]
+ *   viova-host --print-capabilities
  *
  * The main thread listens and accepts; each connection gets its own thread and its own
  * viova_host instance (socket_server.c). Every connection holds a slot (daemon.h, "connection
@@ -58,6 +60,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: viova-host --listen unix:PATH [--backend NAME] [--device PATH] [--verbose]\n"
+		"       viova-host --socket-path PATH | --fd N [--backend NAME] [--device PATH]\n"
+		"       viova-host --print-capabilities\n"
 		"                  [--max-connections N] [--max-pending N]\n"
 		"                  [--hello-timeout-ms MS] [--max-batch-size BYTES]\n"
 		"\n"
@@ -76,6 +80,10 @@ static void usage(FILE *f)
 		"  --hello-timeout-ms MS   a connection must send HELLO or STATS within MS\n"
 		"                          (default 5000)\n"
 		"  --max-batch-size BYTES  largest batch a guest may send (default 1 MiB)\n"
+		"  --socket-path PATH      vhost-user-gpu back-end for QEMU: listen on PATH,\n"
+		"                          one front-end connection after another\n"
+		"  --fd N                  vhost-user-gpu back-end on the inherited socket N\n"
+		"  --print-capabilities    print the vhost-user back-end capabilities (JSON)\n"
 		"  --verbose               log connections and every command failure\n"
 		"  --help                  this text\n"
 		"\n"
@@ -139,6 +147,9 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	    {"max-pending", required_argument, NULL, 'p'},
 	    {"hello-timeout-ms", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"socket-path", required_argument, NULL, 'S'},
+	    {"fd", required_argument, NULL, 'F'},
+	    {"print-capabilities", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -148,13 +159,14 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	o->max_connections = 64;
 	o->max_pending = 16;
 	o->hello_timeout_ms = 5000;
+	o->vhost_fd = -1;
 	while ((ch = getopt_long(argc, argv, "l:b:d:c:s:p:t:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if (strncmp(optarg, "unix:", 5) != 0 || !optarg[5]) {
 				fprintf(stderr,
 					"viova-host: --listen %s: use unix:/path/to/socket "
-					"(vhost-user mode is not in this build)\n",
+					"(vhost-user-gpu: --socket-path or --fd)\n",
 					optarg);
 				return 2;
 			}
@@ -198,6 +210,23 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'S':
+			o->vhost_path = optarg;
+			break;
+		case 'F': {
+			uint32_t fd;
+
+			if (parse_u32(optarg, 0, INT32_MAX, &fd)) {
+				fprintf(stderr, "viova-host: --fd %s: use an open socket number\n",
+					optarg);
+				return 2;
+			}
+			o->vhost_fd = (int)fd;
+			break;
+		}
+		case 'P':
+			vhost_server_print_capabilities(stdout);
+			return 1;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -210,8 +239,14 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 		fprintf(stderr, "viova-host: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
-	if (!o->listen_path) {
-		fprintf(stderr, "viova-host: --listen unix:PATH is required (see --help)\n");
+	if (!!o->listen_path + !!o->vhost_path + (o->vhost_fd >= 0) > 1) {
+		fprintf(stderr, "viova-host: --listen, --socket-path and --fd exclude each other: "
+				"pick one\n");
+		return 2;
+	}
+	if (!o->listen_path && !o->vhost_path && o->vhost_fd < 0) {
+		fprintf(stderr, "viova-host: --listen unix:PATH, --socket-path PATH or --fd N is "
+				"required (see --help)\n");
 		return 2;
 	}
 	return 0;
@@ -384,6 +419,8 @@ int main(int argc, char **argv)
 		return ret == 1 ? 0 : ret;
 	if (probe_backend(&d.opts))
 		return 1;
+	if (!d.opts.listen_path)
+		return vhost_server_run(&d);
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -61,7 +61,7 @@ case $gpu in
 virtio) args+=(-device virtio-gpu-pci) ;;
 vhost-user)
 	[[ -S $socket ]] || die "'$socket' is not a listening UNIX socket: start viova-host in vhost-user mode first"
-	args+=(-chardev "socket,id=vgpu,path=$socket" -device "vhost-user-gpu-pci,chardev=vgpu")
+	args+=(-chardev "socket,id=vgpu,path=$socket" -device "vhost-user-gpu-pci,chardev=vgpu,queue_reset=off")
 	;;
 *) die "unknown --gpu '$gpu' (virtio or vhost-user)" ;;
 esac

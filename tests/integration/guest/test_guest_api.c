@@ -82,8 +82,12 @@ static void test_open_errors(void **state)
 
 	assert_int_equal(viova_guest_device_open("tcp:1.2.3.4", NULL, &dev), -EINVAL);
 	assert_non_null(strstr(viova_guest_last_error(), "unix:"));
-	assert_int_equal(viova_guest_device_open("virtgpu:/dev/dri/renderD128", NULL, &dev),
-			 -EOPNOTSUPP);
+	/* virtgpu transport: no such node; a node that is not a DRM device */
+	snprintf(uri, sizeof(uri), "virtgpu:%s/no-renderD128", daemon_.dir);
+	assert_int_equal(viova_guest_device_open(uri, NULL, &dev), -ENOENT);
+	assert_non_null(strstr(viova_guest_last_error(), "render node"));
+	assert_int_equal(viova_guest_device_open("virtgpu:/dev/null", NULL, &dev), -ENODEV);
+	assert_non_null(strstr(viova_guest_last_error(), "not a DRM device"));
 	snprintf(uri, sizeof(uri), "unix:%s/nothing.sock", daemon_.dir);
 	assert_int_equal(viova_guest_device_open(uri, NULL, &dev), -ENOENT);
 	assert_non_null(strstr(viova_guest_last_error(), "viova-host --listen"));

@@ -35,6 +35,7 @@
 #include <drm/i915_drm.h>
 
 #include "../drm_seam.h"
+#include "../fence_queue.h"
 #include "i915.h"
 
 #define I915_MAX_BOS 65536u
@@ -55,19 +56,12 @@ struct viova_be_vm {
 	struct viova_be_vm *next;
 };
 
-struct i915_job {
-	uint64_t fence;
-	uint32_t batch; /* handle waited on */
-	uint32_t pad0;
-};
-
 struct viova_be_ctx {
 	struct viova_be_vm *vm;
 	void *cookie;
 	uint32_t id;
 	uint32_t params; /* as the guest asked; ALLOW_PREEMPT and !BANNABLE live only here */
-	uint32_t npending, cap;
-	struct i915_job *pending;
+	struct be_fence_queue pending; /* submitted, not yet seen complete (kernel: batch handle) */
 	uint64_t last_fence, completed;
 	uint32_t guilty; /* GET_RESET_STATS batch_active last seen */
 	bool in_event;	 /* inside job_fault: fence_completed must not poll (rule 4) */
@@ -430,7 +424,7 @@ static void i915_ctx_destroy(struct viova_backend *be, struct viova_be_ctx *ctx)
 	req.ctx_id = ctx->id;
 	i915_ioctl(to_i915(be), DRM_IOCTL_I915_GEM_CONTEXT_DESTROY, &req);
 	i915_vm_put(to_i915(be), ctx->vm);
-	free(ctx->pending);
+	be_fq_free(&ctx->pending);
 	free(ctx);
 }
 
@@ -626,15 +620,8 @@ static int i915_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 	if (!r.size || r.size % 8 || r.offset % 8 || r.offset > batch->size ||
 	    r.size > batch->size - r.offset || r.offset + r.size > UINT32_MAX)
 		return -EINVAL;
-	if (ctx->npending == ctx->cap) {
-		uint32_t cap = ctx->cap ? ctx->cap * 2 : 16;
-		struct i915_job *p = realloc(ctx->pending, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		ctx->pending = p;
-		ctx->cap = cap;
-	}
+	if (be_fq_reserve(&ctx->pending))
+		return -ENOMEM;
 	obj = calloc(job->bo_count, sizeof(*obj));
 	if (!obj)
 		return -ENOMEM;
@@ -669,8 +656,7 @@ static int i915_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		ret = i915_map_err(ret);
 		goto out;
 	}
-	ctx->pending[ctx->npending++] =
-	    (struct i915_job){.fence = job->out_fence, .batch = batch->handle};
+	be_fq_push(&ctx->pending, job->out_fence, batch->handle);
 	ctx->last_fence = job->out_fence;
 out:
 	free(obj);
@@ -700,7 +686,7 @@ static void i915_check_faults(struct i915_be *d, struct viova_be_ctx *c, uint64_
 static int i915_wait_idx(struct i915_be *d, struct viova_be_ctx *c, uint32_t idx,
 			 uint64_t timeout_ns)
 {
-	struct drm_i915_gem_wait w = {.bo_handle = c->pending[idx].batch};
+	struct drm_i915_gem_wait w = {.bo_handle = c->pending.jobs[idx].kernel};
 	int ret;
 
 	if (timeout_ns > I915_MAX_WAIT_NS * 10)
@@ -709,10 +695,8 @@ static int i915_wait_idx(struct i915_be *d, struct viova_be_ctx *c, uint32_t idx
 	ret = i915_ioctl(d, DRM_IOCTL_I915_GEM_WAIT, &w);
 	if (ret)
 		return i915_map_err(ret);
-	i915_check_faults(d, c, c->pending[idx].fence);
-	c->completed = c->pending[idx].fence;
-	memmove(c->pending, c->pending + idx + 1, (c->npending - idx - 1) * sizeof(*c->pending));
-	c->npending -= idx + 1;
+	i915_check_faults(d, c, c->pending.jobs[idx].fence);
+	c->completed = be_fq_retire(&c->pending, idx);
 	return 0;
 }
 
@@ -722,7 +706,7 @@ static uint64_t i915_fence_completed(struct viova_backend *be, struct viova_be_c
 		return 0;
 	if (ctx->in_event) /* called back from job_fault: the state before the event */
 		return ctx->completed;
-	while (ctx->npending && i915_wait_idx(to_i915(be), ctx, 0, 0) == 0)
+	while (ctx->pending.n && i915_wait_idx(to_i915(be), ctx, 0, 0) == 0)
 		;
 	return ctx->completed;
 }
@@ -738,9 +722,7 @@ static int i915_fence_wait(struct viova_backend *be, struct viova_be_ctx *ctx, u
 		return 0;
 	if (ctx->in_event) /* a job_fault callback must not block on the backend (rule 4) */
 		return -EDEADLK;
-	for (i = 0; i < ctx->npending && ctx->pending[i].fence < fence; i++)
-		;
-	if (i == ctx->npending)
+	if (be_fq_find(&ctx->pending, fence, &i))
 		return -EINVAL;
 	return i915_wait_idx(to_i915(be), ctx, i, timeout_ns);
 }

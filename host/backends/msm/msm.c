@@ -29,17 +29,12 @@
 #include <drm/msm_drm.h>
 
 #include "../drm_seam.h"
+#include "../fence_queue.h"
 #include "msm.h"
 
 #define MSM_MAX_CMDS 4096u /* command stream pieces per submit */
 #define MSM_MAX_BOS 65536u /* buffers per submit */
 #define MSM_MAX_WAIT_NS 100000000ull
-
-struct msm_fence_map {
-	uint64_t fence;	 /* the guest's out_fence */
-	uint32_t kfence; /* the kernel's seqno on the queue */
-	uint32_t pad0;
-};
 
 /*
  * A VM lives while the core holds it, a context runs in it or a buffer was made on its fd: GEM
@@ -57,8 +52,7 @@ struct viova_be_ctx {
 	uint32_t queue_id;
 	uint32_t params;
 	int32_t priority;
-	uint32_t npending, cap;
-	struct msm_fence_map *pending; /* submitted, not yet seen complete; oldest first */
+	struct be_fence_queue pending; /* submitted, not yet seen complete (kernel: queue seqno) */
 	uint64_t last_fence, completed;
 	uint32_t faults; /* MSM_SUBMITQUEUE_PARAM_FAULTS last seen */
 	bool in_event;	 /* inside job_fault: fence_completed must not poll (rule 4) */
@@ -275,7 +269,7 @@ static void msm_ctx_destroy(struct viova_backend *be, struct viova_be_ctx *ctx)
 	/* Queued jobs keep running in the kernel; it holds its own references. */
 	msm_ioctl(m, ctx->vm->fd, DRM_IOCTL_MSM_SUBMITQUEUE_CLOSE, &id);
 	msm_vm_put(m, ctx->vm);
-	free(ctx->pending);
+	be_fq_free(&ctx->pending);
 	free(ctx);
 }
 
@@ -438,21 +432,6 @@ static int msm_cmd_type(uint32_t type, uint32_t *out)
 	}
 }
 
-/* Room for one more pending fence. */
-static int msm_pending_reserve(struct viova_be_ctx *c)
-{
-	if (c->npending == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 16;
-		struct msm_fence_map *p = realloc(c->pending, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		c->pending = p;
-		c->cap = cap;
-	}
-	return 0;
-}
-
 static int msm_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		      const struct viova_be_submit *job)
 {
@@ -472,7 +451,7 @@ static int msm_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 	if (ncmds > MSM_MAX_CMDS)
 		return -EINVAL;
 	/* Room for the fence before the kernel queues anything, so a queued job is never lost. */
-	if (msm_pending_reserve(ctx))
+	if (be_fq_reserve(&ctx->pending))
 		return -ENOMEM;
 	bos = calloc(job->bo_count ? job->bo_count : 1, sizeof(*bos));
 	cmds = calloc(ncmds, sizeof(*cmds));
@@ -525,8 +504,7 @@ static int msm_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		ret = ret == -EAGAIN ? -EAGAIN : msm_map_err(ret);
 		goto out;
 	}
-	ctx->pending[ctx->npending++] =
-	    (struct msm_fence_map){.fence = job->out_fence, .kfence = req.fence};
+	be_fq_push(&ctx->pending, job->out_fence, req.fence);
 	ctx->last_fence = job->out_fence;
 out:
 	free(bos);
@@ -575,17 +553,15 @@ static void msm_check_faults(struct msm_be *m, struct viova_be_ctx *c, uint64_t 
 /* Wait for pending[idx]; on success everything up to it is complete (one queue, in order). */
 static int msm_wait_idx(struct msm_be *m, struct viova_be_ctx *c, uint32_t idx, uint64_t timeout)
 {
-	struct drm_msm_wait_fence w = {.fence = c->pending[idx].kfence,
+	struct drm_msm_wait_fence w = {.fence = c->pending.jobs[idx].kernel,
 				       .timeout = msm_deadline(timeout),
 				       .queueid = c->queue_id};
 	int ret = msm_ioctl(m, c->vm->fd, DRM_IOCTL_MSM_WAIT_FENCE, &w);
 
 	if (ret)
 		return ret == -ETIMEDOUT ? -ETIMEDOUT : msm_map_err(ret);
-	msm_check_faults(m, c, c->pending[idx].fence);
-	c->completed = c->pending[idx].fence;
-	memmove(c->pending, c->pending + idx + 1, (c->npending - idx - 1) * sizeof(*c->pending));
-	c->npending -= idx + 1;
+	msm_check_faults(m, c, c->pending.jobs[idx].fence);
+	c->completed = be_fq_retire(&c->pending, idx);
 	return 0;
 }
 
@@ -598,7 +574,7 @@ static uint64_t msm_fence_completed(struct viova_backend *be, struct viova_be_ct
 	/* called back from job_fault: the state before the event, as backend.h promises */
 	if (ctx->in_event)
 		return ctx->completed;
-	while (ctx->npending && msm_wait_idx(m, ctx, 0, 0) == 0)
+	while (ctx->pending.n && msm_wait_idx(m, ctx, 0, 0) == 0)
 		;
 	return ctx->completed;
 }
@@ -615,9 +591,7 @@ static int msm_fence_wait(struct viova_backend *be, struct viova_be_ctx *ctx, ui
 	if (ctx->in_event) /* a job_fault callback must not block on the backend (rule 4) */
 		return -EDEADLK;
 	/* The first job whose out_fence reaches the asked one: fence f is done when it is. */
-	for (i = 0; i < ctx->npending && ctx->pending[i].fence < fence; i++)
-		;
-	if (i == ctx->npending)
+	if (be_fq_find(&ctx->pending, fence, &i))
 		return -EINVAL;
 	return msm_wait_idx(to_msm(be), ctx, i, timeout_ns);
 }

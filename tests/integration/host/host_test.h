@@ -108,7 +108,7 @@ static void ht_kctx_record(struct ht_be *w, struct viova_be_ctx *ctx)
 	int i;
 
 #if defined(HT_BACKEND_MSM)
-	const struct msm_emu_call *c = msm_emu_last(ht_emu_current, DRM_IOCTL_MSM_SUBMITQUEUE_NEW);
+	const struct emu_call *c = emu_log_last(msm_emu_log(ht_emu_current), DRM_IOCTL_MSM_SUBMITQUEUE_NEW);
 	struct drm_msm_submitqueue q;
 
 	assert_non_null(c);
@@ -116,8 +116,8 @@ static void ht_kctx_record(struct ht_be *w, struct viova_be_ctx *ctx)
 	k.fd = c->fd;
 	k.id = q.id;
 #else
-	const struct i915_emu_call *c =
-	    i915_emu_last(ht_emu_current, DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT);
+	const struct emu_call *c =
+	    emu_log_last(i915_emu_log(ht_emu_current), DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT);
 	struct drm_i915_gem_context_create_ext cc;
 
 	assert_non_null(c);

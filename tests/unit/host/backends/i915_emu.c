@@ -55,10 +55,7 @@ struct i915_emu {
 	struct i915_emu_ctx ctxs[EMU_CTXS]; /* id = index; 0 is the default context */
 	struct emu_job jobs[EMU_JOBS];
 	uint32_t njobs;
-	struct i915_emu_call log[I915_EMU_LOG];
-	uint32_t ncalls;
-	unsigned long fail_req;
-	int fail_err;
+	struct emu_log log; /* ioctls seen, error injection */
 	struct drm_i915_gem_exec_object2 exec[32];
 	uint32_t nexec;
 	char last_log[512];
@@ -562,24 +559,13 @@ static int emu_close(void *cookie, int fd)
 static int emu_ioctl(void *cookie, int fd, unsigned long req, void *arg)
 {
 	struct i915_emu *e = cookie;
-	struct i915_emu_call *c = &e->log[e->ncalls % I915_EMU_LOG];
-	size_t sz = _IOC_SIZE(req);
+	struct emu_call *c = emu_log_begin(&e->log, fd, req, arg);
+	int err;
 
-	e->ncalls++;
-	c->fd = fd;
-	c->request = req;
-	memset(c->arg, 0, sizeof(c->arg));
-	memcpy(c->arg, arg, sz < sizeof(c->arg) ? sz : sizeof(c->arg));
-	if (fd < EMU_FD0 || fd >= EMU_FD0 + EMU_FILES || !e->files[fd - EMU_FD0]) {
-		c->ret = -EBADF;
-	} else if (e->fail_req == req) {
-		e->fail_req = 0;
-		c->ret = e->fail_err;
-	} else {
-		c->ret = dispatch(e, req, arg);
-	}
-	memcpy(c->out, arg, sz < sizeof(c->out) ? sz : sizeof(c->out));
-	return c->ret;
+	if (fd < EMU_FD0 || fd >= EMU_FD0 + EMU_FILES || !e->files[fd - EMU_FD0])
+		return emu_log_end(c, arg, -EBADF);
+	err = emu_log_take_fail(&e->log, req);
+	return emu_log_end(c, arg, err ? err : dispatch(e, req, arg));
 }
 
 static void *emu_mmap(void *cookie, size_t len, int prot, int flags, int fd, off_t offset, int *err)
@@ -645,39 +631,19 @@ void i915_emu_free(struct i915_emu *e)
 	free(e);
 }
 
+struct emu_log *i915_emu_log(struct i915_emu *e)
+{
+	return &e->log;
+}
+
 const struct drm_seam *i915_emu_seam(struct i915_emu *e)
 {
 	return &e->seam;
 }
 
-uint32_t i915_emu_ncalls(const struct i915_emu *e)
-{
-	return e->ncalls;
-}
 
-const struct i915_emu_call *i915_emu_call(const struct i915_emu *e, uint32_t i)
-{
-	if (i >= e->ncalls || e->ncalls - i > I915_EMU_LOG)
-		return NULL;
-	return &e->log[i % I915_EMU_LOG];
-}
 
-const struct i915_emu_call *i915_emu_last(const struct i915_emu *e, unsigned long request)
-{
-	uint32_t i;
 
-	for (i = e->ncalls; i > 0 && e->ncalls - i < I915_EMU_LOG; i--) {
-		if (e->log[(i - 1) % I915_EMU_LOG].request == request)
-			return &e->log[(i - 1) % I915_EMU_LOG];
-	}
-	return NULL;
-}
-
-void i915_emu_fail_next(struct i915_emu *e, unsigned long request, int err)
-{
-	e->fail_req = request;
-	e->fail_err = err;
-}
 
 void i915_emu_complete(struct i915_emu *e)
 {

@@ -13,18 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "emu_log.h"
+
 #include "drm_seam.h"
 
-#define I915_EMU_LOG 256
-#define I915_EMU_ARG 128
 
-struct i915_emu_call {
-	int fd;
-	unsigned long request;
-	int ret;
-	uint8_t arg[I915_EMU_ARG]; /* as sent */
-	uint8_t out[I915_EMU_ARG]; /* after the kernel's answer */
-};
 
 struct i915_emu_config {
 	const char *name; /* "i915" */
@@ -57,10 +50,10 @@ struct i915_emu *i915_emu_new(const struct i915_emu_config *cfg);
 void i915_emu_free(struct i915_emu *e);
 const struct drm_seam *i915_emu_seam(struct i915_emu *e);
 
-uint32_t i915_emu_ncalls(const struct i915_emu *e);
-const struct i915_emu_call *i915_emu_call(const struct i915_emu *e, uint32_t i);
-const struct i915_emu_call *i915_emu_last(const struct i915_emu *e, unsigned long request);
-void i915_emu_fail_next(struct i915_emu *e, unsigned long request, int err);
+/* The ioctls the backend made, and error injection (emu_log.h). */
+struct emu_log *i915_emu_log(struct i915_emu *e);
+
+/* Hold mode: complete every held job. */
 void i915_emu_complete(struct i915_emu *e);
 
 /* Live VM ids (not objects), contexts, GEM objects. */

@@ -61,10 +61,7 @@ struct msm_emu {
 	struct drm_seam seam;
 	struct msm_emu_config cfg;
 	struct emu_file *files[EMU_FILES];
-	struct msm_emu_call log[MSM_EMU_LOG];
-	uint32_t ncalls;
-	unsigned long fail_req;
-	int fail_err;
+	struct emu_log log; /* ioctls seen, error injection */
 	struct drm_msm_gem_submit_bo sbos[64];
 	struct drm_msm_gem_submit_cmd scmds[64];
 	uint32_t snbos;
@@ -409,25 +406,14 @@ static int emu_dispatch(struct msm_emu *e, struct emu_file *f, unsigned long req
 static int emu_ioctl(void *cookie, int fd, unsigned long req, void *arg)
 {
 	struct msm_emu *e = cookie;
-	struct msm_emu_call *c = &e->log[e->ncalls % MSM_EMU_LOG];
+	struct emu_call *c = emu_log_begin(&e->log, fd, req, arg);
 	struct emu_file *f = emu_file(e, fd);
-	size_t sz = _IOC_SIZE(req);
+	int err;
 
-	e->ncalls++;
-	c->fd = fd;
-	c->request = req;
-	memset(c->arg, 0, sizeof(c->arg));
-	memcpy(c->arg, arg, sz < sizeof(c->arg) ? sz : sizeof(c->arg));
-	if (!f) {
-		c->ret = -EBADF;
-	} else if (e->fail_req == req) {
-		e->fail_req = 0;
-		c->ret = e->fail_err;
-	} else {
-		c->ret = emu_dispatch(e, f, req, arg);
-	}
-	memcpy(c->out, arg, sz < sizeof(c->out) ? sz : sizeof(c->out));
-	return c->ret;
+	if (!f)
+		return emu_log_end(c, arg, -EBADF);
+	err = emu_log_take_fail(&e->log, req);
+	return emu_log_end(c, arg, err ? err : emu_dispatch(e, f, req, arg));
 }
 
 static void *emu_mmap(void *cookie, size_t len, int prot, int flags, int fd, off_t offset, int *err)
@@ -509,39 +495,19 @@ void msm_emu_free(struct msm_emu *e)
 	free(e);
 }
 
+struct emu_log *msm_emu_log(struct msm_emu *e)
+{
+	return &e->log;
+}
+
 const struct drm_seam *msm_emu_seam(struct msm_emu *e)
 {
 	return &e->seam;
 }
 
-uint32_t msm_emu_ncalls(const struct msm_emu *e)
-{
-	return e->ncalls;
-}
 
-const struct msm_emu_call *msm_emu_call(const struct msm_emu *e, uint32_t i)
-{
-	if (i >= e->ncalls || e->ncalls - i > MSM_EMU_LOG)
-		return NULL;
-	return &e->log[i % MSM_EMU_LOG];
-}
 
-const struct msm_emu_call *msm_emu_last(const struct msm_emu *e, unsigned long request)
-{
-	uint32_t i;
 
-	for (i = e->ncalls; i > 0 && e->ncalls - i < MSM_EMU_LOG; i--) {
-		if (e->log[(i - 1) % MSM_EMU_LOG].request == request)
-			return &e->log[(i - 1) % MSM_EMU_LOG];
-	}
-	return NULL;
-}
-
-void msm_emu_fail_next(struct msm_emu *e, unsigned long request, int err)
-{
-	e->fail_req = request;
-	e->fail_err = err;
-}
 
 void msm_emu_complete(struct msm_emu *e)
 {

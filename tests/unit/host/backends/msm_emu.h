@@ -12,18 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "emu_log.h"
+
 #include "drm_seam.h"
 
-#define MSM_EMU_LOG 256 /* ioctls remembered (a ring) */
-#define MSM_EMU_ARG 128 /* bytes of each ioctl argument copied */
 
-struct msm_emu_call {
-	int fd;
-	unsigned long request;
-	int ret;
-	uint8_t arg[MSM_EMU_ARG]; /* the argument as the backend passed it */
-	uint8_t out[MSM_EMU_ARG]; /* the same after the kernel's answer was written back */
-};
 
 struct msm_emu_config {
 	const char *name; /* driver name (DRM_IOCTL_VERSION); "msm" */
@@ -43,14 +36,8 @@ void msm_emu_free(struct msm_emu *e);
 /* The seam that routes to e (install with drm_seam_set()). */
 const struct drm_seam *msm_emu_seam(struct msm_emu *e);
 
-/* Number of ioctls seen so far, and call i (0 = first; only the last MSM_EMU_LOG are kept). */
-uint32_t msm_emu_ncalls(const struct msm_emu *e);
-const struct msm_emu_call *msm_emu_call(const struct msm_emu *e, uint32_t i);
-/* The last call with this request number, or NULL. */
-const struct msm_emu_call *msm_emu_last(const struct msm_emu *e, unsigned long request);
-
-/* The next ioctl with this request fails with err (negative errno), changing nothing. */
-void msm_emu_fail_next(struct msm_emu *e, unsigned long request, int err);
+/* The ioctls the backend made, and error injection (emu_log.h). */
+struct emu_log *msm_emu_log(struct msm_emu *e);
 
 /* Hold mode: complete every job queued so far on every file. */
 void msm_emu_complete(struct msm_emu *e);

@@ -67,7 +67,7 @@ static int setup_with(void **state, const struct i915_emu_config *cfg)
 	f->emu = i915_emu_new(cfg);
 	f->be = create(f->emu, 0);
 	assert_int_equal(f->be->ops->vm_create(f->be, &f->vm), 0);
-	memcpy(&v, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_VM_CREATE)->out, sizeof(v));
+	memcpy(&v, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_VM_CREATE)->out, sizeof(v));
 	f->vm_id = v.vm_id;
 	*state = f;
 	return 0;
@@ -124,7 +124,7 @@ static uint32_t last_ctx_id(struct fx *f)
 {
 	struct drm_i915_gem_context_create_ext c;
 
-	memcpy(&c, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT)->out, sizeof(c));
+	memcpy(&c, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT)->out, sizeof(c));
 	return c.ctx_id;
 }
 
@@ -132,7 +132,7 @@ static uint32_t last_handle(struct fx *f)
 {
 	struct drm_i915_gem_create c;
 
-	memcpy(&c, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_CREATE)->out, sizeof(c));
+	memcpy(&c, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CREATE)->out, sizeof(c));
 	return c.handle;
 }
 
@@ -155,12 +155,12 @@ static void test_probe_and_caps(void **state)
 	struct viova_backend *be = create(emu, 0);
 	struct viova_capset caps = {0};
 	struct drm_i915_gem_context_param p;
-	const struct i915_emu_call *c;
+	const struct emu_call *c;
 
 	(void)state;
-	assert_int_equal(i915_emu_call(emu, 0)->request, DRM_IOCTL_VERSION);
-	assert_int_equal(i915_emu_call(emu, 1)->request, DRM_IOCTL_I915_GETPARAM);
-	c = i915_emu_last(emu, DRM_IOCTL_I915_GEM_CONTEXT_GETPARAM);
+	assert_int_equal(emu_log_call(i915_emu_log(emu), 0)->request, DRM_IOCTL_VERSION);
+	assert_int_equal(emu_log_call(i915_emu_log(emu), 1)->request, DRM_IOCTL_I915_GETPARAM);
+	c = emu_log_last(i915_emu_log(emu), DRM_IOCTL_I915_GEM_CONTEXT_GETPARAM);
 	memcpy(&p, c->arg, sizeof(p));
 	assert_int_equal(p.ctx_id, 0);
 	assert_int_equal(p.param, I915_CONTEXT_PARAM_GTT_SIZE);
@@ -221,13 +221,13 @@ static void test_vm(void **state)
 	assert_int_equal(i915_emu_vm_ids(f->emu), 1);
 	assert_int_equal(f->be->ops->vm_create(f->be, &vm2), 0);
 	assert_int_equal(i915_emu_vm_ids(f->emu), 2);
-	memcpy(&v, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_VM_CREATE)->out, sizeof(v));
+	memcpy(&v, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_VM_CREATE)->out, sizeof(v));
 	f->be->ops->vm_destroy(f->be, vm2);
-	memcpy(&v, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_VM_DESTROY)->arg, sizeof(v));
+	memcpy(&v, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_VM_DESTROY)->arg, sizeof(v));
 	assert_int_equal(v.vm_id, 2);
 	assert_int_equal(v.flags, 0);
 	assert_int_equal(i915_emu_vm_ids(f->emu), 1);
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_VM_CREATE, -ENOMEM);
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_VM_CREATE, -ENOMEM);
 	assert_int_equal(f->be->ops->vm_create(f->be, &vm2), -ENOMEM);
 }
 
@@ -242,7 +242,7 @@ static void test_ctx_create(void **state)
 	struct viova_be_ctx *c, *d;
 
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, &p, NULL, &c), 0);
-	memcpy(&req, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT)->arg,
+	memcpy(&req, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CONTEXT_CREATE_EXT)->arg,
 	       sizeof(req));
 	assert_int_equal(req.flags, I915_CONTEXT_CREATE_FLAGS_USE_EXTENSIONS);
 	assert_int_not_equal(req.extensions, 0);
@@ -270,7 +270,7 @@ static void test_ctx_create(void **state)
 	{
 		struct drm_i915_gem_context_destroy dd;
 
-		memcpy(&dd, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_CONTEXT_DESTROY)->arg,
+		memcpy(&dd, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CONTEXT_DESTROY)->arg,
 		       sizeof(dd));
 		assert_int_equal(dd.ctx_id, 1);
 	}
@@ -281,8 +281,8 @@ static int getparams(struct fx *f, uint32_t from, uint64_t param)
 {
 	int n = 0;
 
-	for (uint32_t i = from; i < i915_emu_ncalls(f->emu); i++) {
-		const struct i915_emu_call *c = i915_emu_call(f->emu, i);
+	for (uint32_t i = from; i < emu_log_count(i915_emu_log(f->emu)); i++) {
+		const struct emu_call *c = emu_log_call(i915_emu_log(f->emu), i);
 		struct drm_i915_gem_context_param p;
 
 		if (c->request != DRM_IOCTL_I915_GEM_CONTEXT_GETPARAM)
@@ -308,7 +308,7 @@ static void test_clone(void **state)
 	assert_int_equal(f->be->ops->vm_create(f->be, &vm2), 0);
 
 	/* FLAGS + SCHEDATTR, own VM: read with GETPARAM, written with create SETPARAMs */
-	from = i915_emu_ncalls(f->emu);
+	from = emu_log_count(i915_emu_log(f->emu));
 	assert_int_equal(f->be->ops->ctx_clone(
 			     f->be, src, VIOVA_CLONE_FLAGS | VIOVA_CLONE_SCHEDATTR, vm2, NULL, &cl),
 			 0);
@@ -335,10 +335,10 @@ static void test_clone(void **state)
 
 	/* VM: GETPARAM(VM) gives a new id for the same VM, used once and dropped */
 	ids = i915_emu_vm_ids(f->emu);
-	from = i915_emu_ncalls(f->emu);
+	from = emu_log_count(i915_emu_log(f->emu));
 	assert_int_equal(f->be->ops->ctx_clone(f->be, src, VIOVA_CLONE_VM, f->vm, NULL, &cl), 0);
 	assert_int_equal(getparams(f, from, I915_CONTEXT_PARAM_VM), 1);
-	assert_non_null(i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_VM_DESTROY));
+	assert_non_null(emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_VM_DESTROY));
 	assert_int_equal(i915_emu_vm_ids(f->emu), ids);
 	assert_int_equal(i915_emu_ctx(f->emu, last_ctx_id(f))->vm,
 			 i915_emu_ctx(f->emu, src_id)->vm);
@@ -387,7 +387,7 @@ static void test_clone(void **state)
 	assert_int_equal(f->be->ops->ctx_clone(f->be, src, VIOVA_CLONE_TIMELINE, vm2, NULL, &cl),
 			 -EOPNOTSUPP);
 	/* a kernel error while reading the source */
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_CONTEXT_GETPARAM, -ENOENT);
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CONTEXT_GETPARAM, -ENOENT);
 	assert_int_equal(f->be->ops->ctx_clone(f->be, src, VIOVA_CLONE_FLAGS, vm2, NULL, &cl),
 			 -EIO);
 	f->be->ops->ctx_destroy(f->be, src);
@@ -426,39 +426,39 @@ static void test_bo_and_set_iova(void **state)
 	uint32_t ha, n;
 
 	a = new_bo(f, 2 * PAGE, 0, 0, &ha);
-	memcpy(&cr, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_CREATE)->arg, sizeof(cr));
+	memcpy(&cr, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CREATE)->arg, sizeof(cr));
 	assert_int_equal(cr.size, 2 * PAGE);
 	assert_int_equal(f->be->ops->bo_create(f->be, f->vm, PAGE, VIOVA_GEM_GPU_READONLY, &x),
 			 -EOPNOTSUPP);
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_CREATE, -ENOMEM);
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_CREATE, -ENOMEM);
 	assert_int_equal(f->be->ops->bo_create(f->be, f->vm, PAGE, 0, &x), -ENOMEM);
 
 	/* SET_IOVA is the backend's own table: no ioctl */
-	n = i915_emu_ncalls(f->emu);
+	n = emu_log_count(i915_emu_log(f->emu));
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0 + 0x10000), 0);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0 + 0x10000), 0);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0 + 0x20000), -EBUSY);
 	b = new_bo(f, PAGE, 0, 0, NULL);
-	n = i915_emu_ncalls(f->emu);
+	n = emu_log_count(i915_emu_log(f->emu));
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x11000), -ENOSPC);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x11800), -EINVAL);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 - PAGE), -EINVAL);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, 1ull << 48), -EINVAL);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, (1ull << 48) - PAGE), 0);
-	assert_int_equal(i915_emu_ncalls(f->emu), n);
+	assert_int_equal(emu_log_count(i915_emu_log(f->emu)), n);
 	/* another VM has its own table: the same range is free there */
 	assert_int_equal(f->be->ops->vm_create(f->be, &vm2), 0);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, vm2, b, VA0 + 0x10000), 0);
 	/* clearing asks the kernel whether a job still has it */
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, 0), 0);
-	assert_non_null(i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_BUSY));
+	assert_non_null(emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_BUSY));
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x10000), -EBUSY);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, 0), 0);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x10000), 0);
 	f->be->ops->bo_close(f->be, b); /* drops its placements in both VMs */
 	f->be->ops->vm_destroy(f->be, vm2);
 	f->be->ops->bo_close(f->be, a);
-	memcpy(&cl, i915_emu_last(f->emu, DRM_IOCTL_GEM_CLOSE)->arg, sizeof(cl));
+	memcpy(&cl, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_GEM_CLOSE)->arg, sizeof(cl));
 	assert_int_equal(cl.handle, ha);
 }
 
@@ -474,14 +474,14 @@ static void test_upload_download(void **state)
 	for (int i = 0; i < 32; i++)
 		in[i] = (uint8_t)(0x40 + i);
 	assert_int_equal(f->be->ops->bo_write(f->be, a, PAGE, in, sizeof(in)), 0);
-	memcpy(&mo, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_MMAP_OFFSET)->arg, sizeof(mo));
+	memcpy(&mo, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_MMAP_OFFSET)->arg, sizeof(mo));
 	assert_int_equal(mo.handle, ha);
 	assert_int_equal(mo.flags, I915_MMAP_OFFSET_WC);
 	assert_memory_equal(i915_emu_mem(f->emu, ha) + PAGE, in, sizeof(in));
 	assert_int_equal(f->be->ops->bo_read(f->be, a, PAGE, out, sizeof(out)), 0);
 	assert_memory_equal(out, in, sizeof(in));
 	assert_int_equal(f->be->ops->bo_read(f->be, b, 0, out, sizeof(out)), 0);
-	memcpy(&mo, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_MMAP_OFFSET)->arg, sizeof(mo));
+	memcpy(&mo, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_MMAP_OFFSET)->arg, sizeof(mo));
 	assert_int_equal(mo.handle, hb);
 	assert_int_equal(mo.flags, I915_MMAP_OFFSET_WB);
 	assert_int_equal(f->be->ops->bo_write(f->be, b, PAGE - 4, in, 8), -EINVAL);
@@ -540,7 +540,7 @@ static void test_submit_softpin(void **state)
 	ctx_id = last_ctx_id(f);
 	job_init(&j, data, batch, 3);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0);
-	memcpy(&eb, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_EXECBUFFER2)->arg, sizeof(eb));
+	memcpy(&eb, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_EXECBUFFER2)->arg, sizeof(eb));
 	assert_int_equal(eb.buffer_count, 2);
 	assert_int_equal(eb.batch_start_offset, 0x40);
 	assert_int_equal(eb.batch_len, 0x80);
@@ -558,7 +558,7 @@ static void test_submit_softpin(void **state)
 	assert_int_equal(i915_emu_bound(f->emu, vmobj, hd), high);
 	assert_int_equal(i915_emu_bound(f->emu, vmobj, hb), VA0);
 	assert_int_equal(f->be->ops->fence_completed(f->be, c), 3);
-	memcpy(&w, i915_emu_last(f->emu, DRM_IOCTL_I915_GEM_WAIT)->arg, sizeof(w));
+	memcpy(&w, emu_log_last(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_WAIT)->arg, sizeof(w));
 	assert_int_equal(w.bo_handle, hb);
 	assert_int_equal(w.timeout_ns, 0);
 
@@ -571,10 +571,10 @@ static void test_submit_softpin(void **state)
 
 	/* refusals before the kernel */
 	{
-		uint32_t n = i915_emu_ncalls(f->emu);
+		uint32_t n = emu_log_count(i915_emu_log(f->emu));
 		struct viova_be_bo *loose = new_bo(f, PAGE, 0, 0, NULL);
 
-		n = i915_emu_ncalls(f->emu);
+		n = emu_log_count(i915_emu_log(f->emu));
 		job_init(&j, loose, batch, 5); /* not placed in this VM */
 		assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL);
 		job_init(&j, data, batch, 5);
@@ -591,18 +591,18 @@ static void test_submit_softpin(void **state)
 		job_init(&j, data, batch, 5);
 		j.s.cmd_size = 2 * sizeof(j.cmd);
 		assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL);
-		assert_int_equal(i915_emu_ncalls(f->emu), n);
+		assert_int_equal(emu_log_count(i915_emu_log(f->emu)), n);
 		f->be->ops->bo_close(f->be, loose);
 	}
 	/* kernel errors on execbuf */
 	job_init(&j, data, batch, 5);
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_EXECBUFFER2, -EIO); /* banned context */
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_EXECBUFFER2, -EIO); /* banned context */
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EIO);
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_EXECBUFFER2, -ENOSPC);
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_EXECBUFFER2, -ENOSPC);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -ENOSPC);
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_EXECBUFFER2, -ENOENT);
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_EXECBUFFER2, -ENOENT);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EIO);
-	i915_emu_fail_next(f->emu, DRM_IOCTL_I915_GEM_EXECBUFFER2, -EINTR);
+	emu_log_fail_next(i915_emu_log(f->emu), DRM_IOCTL_I915_GEM_EXECBUFFER2, -EINTR);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EIO);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0); /* the fence was not used */
 	f->be->ops->ctx_destroy(f->be, c);

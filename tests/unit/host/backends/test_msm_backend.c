@@ -77,7 +77,7 @@ static int setup_with(void **state, const struct msm_emu_config *cfg)
 	assert_int_equal(f->be->ops->vm_create(f->be, &f->vm), 0);
 	/* learn the VM's fd from a queue made on it */
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, NULL, NULL, &c), 0);
-	f->fd = msm_emu_last(f->emu, DRM_IOCTL_MSM_SUBMITQUEUE_NEW)->fd;
+	f->fd = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_SUBMITQUEUE_NEW)->fd;
 	f->be->ops->ctx_destroy(f->be, c);
 	*state = f;
 	return 0;
@@ -128,7 +128,7 @@ static struct viova_be_bo *new_bo(struct fx *f, uint64_t size, uint32_t flags, u
 
 static uint32_t handle_of_last_new(struct fx *f)
 {
-	const struct msm_emu_call *c = msm_emu_last(f->emu, DRM_IOCTL_MSM_GEM_NEW);
+	const struct emu_call *c = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_NEW);
 	struct drm_msm_gem_new n;
 
 	assert_non_null(c);
@@ -141,15 +141,15 @@ static void test_probe_and_caps(void **state)
 	struct msm_emu *emu = msm_emu_new(NULL);
 	struct viova_backend *be = create(emu, 0);
 	struct viova_capset caps = {0};
-	const struct msm_emu_call *c;
+	const struct emu_call *c;
 	struct drm_msm_param p;
 	uint32_t i, saw_start = 0, saw_size = 0;
 
 	(void)state;
-	c = msm_emu_call(emu, 0);
+	c = emu_log_call(msm_emu_log(emu), 0);
 	assert_int_equal(c->request, DRM_IOCTL_VERSION);
-	for (i = 1; i < msm_emu_ncalls(emu); i++) {
-		c = msm_emu_call(emu, i);
+	for (i = 1; i < emu_log_count(msm_emu_log(emu)); i++) {
+		c = emu_log_call(msm_emu_log(emu), i);
 		assert_int_equal(c->request, DRM_IOCTL_MSM_GET_PARAM);
 		memcpy(&p, c->arg, sizeof(p));
 		assert_int_equal(p.pipe, MSM_PIPE_3D0);
@@ -228,7 +228,7 @@ static void test_vm_is_a_file(void **state)
 	/* the same iova in two VMs: two address spaces, no conflict */
 	a = new_bo(f, PAGE, 0, VA0);
 	assert_int_equal(f->be->ops->bo_create(f->be, vm2, PAGE, 0, &b), 0);
-	assert_int_not_equal(msm_emu_last(f->emu, DRM_IOCTL_MSM_GEM_NEW)->fd, f->fd);
+	assert_int_not_equal(emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_NEW)->fd, f->fd);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, vm2, b, VA0), 0);
 	/* a buffer is only mapped in the VM (file) it was made in */
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, vm2, a, VA0 + PAGE), -EOPNOTSUPP);
@@ -244,7 +244,7 @@ static void test_vm_is_a_file(void **state)
 
 static struct drm_msm_submitqueue last_queue(struct fx *f)
 {
-	const struct msm_emu_call *c = msm_emu_last(f->emu, DRM_IOCTL_MSM_SUBMITQUEUE_NEW);
+	const struct emu_call *c = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_SUBMITQUEUE_NEW);
 	struct drm_msm_submitqueue q;
 
 	assert_non_null(c);
@@ -261,7 +261,7 @@ static void test_ctx_priority_and_clone(void **state)
 	struct viova_be_ctx_params lo = {.params = 0, .priority = VIOVA_PRIORITY_MIN};
 	struct viova_be_ctx_params bad = {.params = 1u << 30, .priority = 0};
 	struct viova_be_ctx *a, *b, *cl, *cl2;
-	const struct msm_emu_call *c;
+	const struct emu_call *c;
 	uint32_t n;
 
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, &hi, NULL, &a), 0);
@@ -269,9 +269,9 @@ static void test_ctx_priority_and_clone(void **state)
 	assert_int_equal(last_queue(f).flags, 0);
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, &lo, NULL, &b), 0);
 	assert_int_equal(last_queue(f).prio, 2); /* 3 levels: the least urgent */
-	n = msm_emu_ncalls(f->emu);
+	n = emu_log_count(msm_emu_log(f->emu));
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, &bad, NULL, &cl), -EINVAL);
-	assert_int_equal(msm_emu_ncalls(f->emu), n); /* refused before the kernel */
+	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n); /* refused before the kernel */
 
 	/* clone: SCHEDATTR copies the priority from the backend's stored parameters */
 	assert_int_equal(f->be->ops->ctx_clone(f->be, a, VIOVA_CLONE_SCHEDATTR | VIOVA_CLONE_VM,
@@ -287,7 +287,7 @@ static void test_ctx_priority_and_clone(void **state)
 			 -EOPNOTSUPP);
 
 	f->be->ops->ctx_destroy(f->be, cl2);
-	c = msm_emu_last(f->emu, DRM_IOCTL_MSM_SUBMITQUEUE_CLOSE);
+	c = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_SUBMITQUEUE_CLOSE);
 	assert_non_null(c);
 	assert_int_equal(c->fd, f->fd);
 	assert_int_equal(*(const uint32_t *)c->arg, 4); /* queue ids 1..4 in creation order */
@@ -315,11 +315,11 @@ static void test_bo_flags(void **state)
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		bo = new_bo(f, 3 * PAGE, map[i].viova, 0);
-		memcpy(&n, msm_emu_last(f->emu, DRM_IOCTL_MSM_GEM_NEW)->arg, sizeof(n));
+		memcpy(&n, emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_NEW)->arg, sizeof(n));
 		assert_int_equal(n.size, 3 * PAGE);
 		assert_int_equal(n.flags, map[i].msm);
 		f->be->ops->bo_close(f->be, bo);
-		memcpy(&cl, msm_emu_last(f->emu, DRM_IOCTL_GEM_CLOSE)->arg, sizeof(cl));
+		memcpy(&cl, emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_GEM_CLOSE)->arg, sizeof(cl));
 		assert_int_equal(cl.handle, 1); /* the only object */
 		assert_int_equal(msm_emu_objects(f->emu, f->fd), 0);
 	}
@@ -327,13 +327,13 @@ static void test_bo_flags(void **state)
 					       VIOVA_GEM_CACHED_COHERENT | VIOVA_GEM_UNCACHED, &bo),
 			 -EINVAL);
 	assert_int_equal(f->be->ops->bo_create(f->be, f->vm, 100, 0, &bo), -EINVAL);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_NEW, -ENOMEM);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_NEW, -ENOMEM);
 	assert_int_equal(f->be->ops->bo_create(f->be, f->vm, PAGE, 0, &bo), -ENOMEM);
 }
 
 static struct drm_msm_gem_info last_info(struct fx *f)
 {
-	const struct msm_emu_call *c = msm_emu_last(f->emu, DRM_IOCTL_MSM_GEM_INFO);
+	const struct emu_call *c = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_INFO);
 	struct drm_msm_gem_info i;
 
 	assert_non_null(c);
@@ -364,9 +364,9 @@ static void test_set_iova(void **state)
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x11000), -ENOSPC);
 	/* a different iova for a mapped buffer: -EBUSY without asking the kernel, which would
 	 * have dropped the old mapping (seed 004) */
-	n = msm_emu_ncalls(f->emu);
+	n = emu_log_count(msm_emu_log(f->emu));
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0 + 0x40000), -EBUSY);
-	assert_int_equal(msm_emu_ncalls(f->emu), n);
+	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n);
 	assert_int_equal(msm_emu_iova(f->emu, f->fd, ha), VA0 + 0x10000);
 
 	/* 0 clears */
@@ -376,13 +376,13 @@ static void test_set_iova(void **state)
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x11000), 0);
 
 	/* every other kernel answer: the ones the guest can act on pass, the rest are -EIO */
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_INFO, -EOPNOTSUPP);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_INFO, -EOPNOTSUPP);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0), -EOPNOTSUPP);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_INFO, -EINVAL);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_INFO, -EINVAL);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0), -EINVAL);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_INFO, -ENOMEM);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_INFO, -ENOMEM);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0), -ENOMEM);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_INFO, -ENOENT);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_INFO, -ENOENT);
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0), -EIO);
 	/* a failure changed nothing: the buffer can still be placed */
 	assert_int_equal(msm_emu_iova(f->emu, f->fd, ha), 0);
@@ -398,11 +398,11 @@ static void test_no_sparse(void **state)
 {
 	struct fx *f = *state;
 	struct viova_be_bo *a = new_bo(f, PAGE, 0, 0);
-	uint32_t n = msm_emu_ncalls(f->emu);
+	uint32_t n = emu_log_count(msm_emu_log(f->emu));
 
 	assert_int_equal(f->be->ops->bind(f->be, f->vm, a, VA0, PAGE, 0, 0), -EOPNOTSUPP);
 	assert_int_equal(f->be->ops->unbind(f->be, f->vm, VA0, PAGE), -EOPNOTSUPP);
-	assert_int_equal(msm_emu_ncalls(f->emu), n);
+	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n);
 	f->be->ops->bo_close(f->be, a);
 }
 
@@ -465,7 +465,7 @@ static void test_submit_and_fences(void **state)
 	struct viova_be_ctx *c;
 	const struct drm_msm_gem_submit_bo *kb;
 	const struct drm_msm_gem_submit_cmd *kc;
-	const struct msm_emu_call *call;
+	const struct emu_call *call;
 	struct drm_msm_gem_submit ks;
 	struct drm_msm_wait_fence w;
 	struct job j;
@@ -474,7 +474,7 @@ static void test_submit_and_fences(void **state)
 	qid = last_queue(f).id;
 	job_init(&j, a, VA0, b, VA0 + PAGE, 10);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0);
-	call = msm_emu_last(f->emu, DRM_IOCTL_MSM_GEM_SUBMIT);
+	call = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_SUBMIT);
 	assert_int_equal(call->fd, f->fd);
 	memcpy(&ks, call->arg, sizeof(ks));
 	assert_int_equal(ks.flags, MSM_PIPE_3D0);
@@ -496,7 +496,7 @@ static void test_submit_and_fences(void **state)
 	assert_int_equal(kc[0].nr_relocs, 0);
 	assert_int_equal(kc[1].type, MSM_SUBMIT_CMD_IB_TARGET_BUF);
 	assert_int_equal(f->be->ops->fence_completed(f->be, c), 10);
-	call = msm_emu_last(f->emu, DRM_IOCTL_MSM_WAIT_FENCE);
+	call = emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_WAIT_FENCE);
 	memcpy(&w, call->arg, sizeof(w));
 	assert_int_equal(w.fence, 1); /* the kernel's seqno, not the guest's 10 */
 	assert_int_equal(w.queueid, qid);
@@ -522,7 +522,7 @@ static void test_held_jobs(void **state)
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0);
 	assert_int_equal(f->be->ops->fence_completed(f->be, c), 0);
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 6, 1000), -ETIMEDOUT);
-	memcpy(&w, msm_emu_last(f->emu, DRM_IOCTL_MSM_WAIT_FENCE)->arg, sizeof(w));
+	memcpy(&w, emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_WAIT_FENCE)->arg, sizeof(w));
 	assert_int_equal(w.fence, 2); /* fence 6 is reached by the job of fence 7 */
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 8, 1000), -EINVAL); /* never submitted */
 	/* the kernel's -EBUSY for clearing a busy buffer */
@@ -560,7 +560,7 @@ static void test_fault_event(void **state)
 	assert_int_equal(faults.fence, 4);
 	assert_int_equal(faults.err, -EIO);
 	assert_int_equal(faults.completed_seen, 0);
-	memcpy(&q, msm_emu_last(f->emu, DRM_IOCTL_MSM_SUBMITQUEUE_QUERY)->arg, sizeof(q));
+	memcpy(&q, emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_SUBMITQUEUE_QUERY)->arg, sizeof(q));
 	assert_int_equal(q.param, MSM_SUBMITQUEUE_PARAM_FAULTS);
 	assert_int_equal(q.id, last_queue(f).id);
 	assert_int_equal(q.len, 4);
@@ -584,11 +584,11 @@ static void test_submit_refusals(void **state)
 	uint32_t n;
 
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, NULL, NULL, &c), 0);
-	n = msm_emu_ncalls(f->emu);
+	n = emu_log_count(msm_emu_log(f->emu));
 	job_init(&j, a, VA0, b, 0, 1);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL); /* b has no iova */
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + PAGE), 0);
-	n = msm_emu_ncalls(f->emu);
+	n = emu_log_count(msm_emu_log(f->emu));
 	job_init(&j, a, VA0, b, VA0 + 2 * PAGE, 1);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL); /* tables disagree */
 	job_init(&j, a, VA0, b, 0, 1);
@@ -609,20 +609,20 @@ static void test_submit_refusals(void **state)
 	job_init(&j, a, VA0, b, 0, 1);
 	j.bos[0].flags = 0;
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL);
-	assert_int_equal(msm_emu_ncalls(f->emu), n); /* none reached the kernel */
+	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n); /* none reached the kernel */
 
 	/* kernel errors on submit */
 	job_init(&j, a, VA0, b, 0, 1);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_SUBMIT, -ENOMEM);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_SUBMIT, -ENOMEM);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -ENOMEM);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_SUBMIT, -EFAULT);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_SUBMIT, -EFAULT);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EIO);
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_GEM_SUBMIT, -EAGAIN);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_SUBMIT, -EAGAIN);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EAGAIN);
 	/* none of them consumed the fence */
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL); /* fence 1 again */
-	msm_emu_fail_next(f->emu, DRM_IOCTL_MSM_WAIT_FENCE, -ENOENT);
+	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_WAIT_FENCE, -ENOENT);
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 1, 0), -EIO);
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 1, 0), 0);
 	f->be->ops->ctx_destroy(f->be, c);

@@ -59,8 +59,10 @@ int viova_guest_bo_create(struct viova_guest_ctx *ctx, uint64_t size, uint32_t f
 	uint64_t iova = 0, page, seq;
 	int ret;
 
-	if (!ctx || !out || !size)
-		return guest_err(-EINVAL, "bo_create: ctx and out must not be NULL, size not 0");
+	if (!ctx || !out)
+		return guest_err(-EINVAL, "bo_create: ctx and out must not be NULL");
+	if (!size)
+		return guest_err(-EINVAL, "bo_create: size 0: a buffer needs at least one page");
 	dev = ctx->dev;
 	page = dev->caps.page_size;
 	if (flags & ~(VIOVA_GEM_FLAGS_ALL | VIOVA_GUEST_BO_NO_IOVA) ||
@@ -221,7 +223,11 @@ int viova_guest_bo_set_iova(struct viova_guest_bo *bo, struct viova_guest_vm *vm
 	ctx = bo->ctx;
 	dev = ctx->dev;
 	if (!(dev->caps.features & VIOVA_FEATURE_SET_IOVA))
-		return guest_err(-EOPNOTSUPP, "bo_set_iova: the host lacks the SET_IOVA feature");
+		return guest_err(-EOPNOTSUPP,
+				 "bo_set_iova: buffer %" PRIu32 ": backend %u has no per-process "
+				 "address space (capset feature SET_IOVA clear); use buffers "
+				 "without a guest-chosen iova on this host",
+				 bo->id, dev->caps.backend);
 	guest_enter(dev);
 	if (!vm)
 		vm = ctx->vm;

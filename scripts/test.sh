@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test suite:
-#   1. plain build (gcc, -Wall -Wextra -Werror): every meson test suite
+#   1. plain build (gcc, -Wall -Wextra -Werror): every meson test suite, including "vm" (a QEMU 10
+#      guest against viova-host over vhost-user-gpu; QEMU and the guest kernel .deb are fetched
+#      the first time)
 #   2. the "valgrind" suite (host core, sim backend) again under valgrind: no error, no leak
 #   3. ASan+UBSan build (clang): unit and integration, plus the fuzz smoke run
 # Ends with one summary line "viova: N passed, M failed".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 "$VIOVA_ROOT/scripts/deps.sh"
+"$VIOVA_ROOT/tests/vm/install-deps.sh"
+# In CI the VM suite must run: a missing QEMU is a failure, not a skip.
+export VIOVA_VM_REQUIRED=1
 
 passed=0
 failed=0

@@ -9,19 +9,6 @@ source "$(dirname "$0")/lib.sh"
 "$VIOVA_ROOT/tests/vm/install-deps.sh"
 echo "== building viova"
 build_plain
-cache=$VIOVA_ROOT/build-vm
-mkdir -p "$cache"
-"$VIOVA_ROOT/tests/vm/build-initramfs.sh" "$cache" "$BUILD_DIR/tests/vm/viova_vm_test"
-sock=$cache/viova-gpu.sock
-rm -f "$sock"
-"$BUILD_DIR/host/daemon/viova-host" --socket-path "$sock" --backend sim >"$cache/viova-host.log" 2>&1 &
-host_pid=$!
-trap 'kill $host_pid 2>/dev/null; wait $host_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
-rc=0
-"$VIOVA_ROOT/tests/vm/run-vm.sh" "$cache" --gpu vhost-user "$sock" --test /bin/viova_vm_test || rc=$?
-if ((rc != 0)); then
-  echo "== viova-host log ($cache/viova-host.log)"
-  tail -n 30 "$cache/viova-host.log"
-fi
-exit $rc
+echo "== booting the VM (tests/vm/vm-session.sh)"
+VIOVA_VM_REQUIRED=1 "$VIOVA_ROOT/tests/vm/vm-session.sh" "$VIOVA_ROOT/build-vm" \
+  "$BUILD_DIR/host/daemon/viova-host" "$BUILD_DIR/tests/vm/viova_vm_test"

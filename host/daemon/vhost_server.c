@@ -48,6 +48,14 @@
 	((1ull << VIRTIO_GPU_F_VIRGL) | (1ull << VIRTIO_GPU_F_EDID) |                              \
 	 (1ull << 32) /* VERSION_1 */ | (1ull << 28) /* RING_F_INDIRECT_DESC */ |                  \
 	 (1ull << 29) /* RING_F_EVENT_IDX */)
+/*
+ * VIRTIO_F_RING_RESET (bit 40): QEMU 10's vhost-user-gpu copies the features the guest negotiated
+ * with QEMU's own virtio-pci device (queue_reset=on by default) into SET_FEATURES, whether or not
+ * GET_FEATURES offered them. Accepting the bit costs nothing: per-queue reset would reach a
+ * backend as vring stop/start messages, which are handled anyway, and the Linux virtio_gpu driver
+ * never resets a single queue. Refusing it would make every default QEMU command line fail.
+ */
+#define VGPU_TOLERATED_FEATURES (1ull << 40)
 #define VGPU_PROTOCOL_FEATURES                                                                     \
 	((1ull << VIOVA_VHOST_USER_PROTOCOL_F_REPLY_ACK) |                                         \
 	 (1ull << VIOVA_VHOST_USER_PROTOCOL_F_CONFIG))
@@ -157,6 +165,7 @@ static int serve_conn(struct daemon *d, int sock, int sfd, struct viova_vgpu *vg
 {
 	struct viova_vhost_user_cfg cfg = {
 	    .features = VGPU_FEATURES,
+	    .tolerated_features = VGPU_TOLERATED_FEATURES,
 	    .protocol_features = VGPU_PROTOCOL_FEATURES,
 	    .num_queues = 2,
 	    .get_config = gpu_get_config,

@@ -286,9 +286,11 @@ static int set_features(struct viova_vhost_user_dev *dev, const struct msg *m)
 
 	if (ret)
 		return ret;
-	if (f & ~dev->cfg.features)
-		return refuse(m, -EINVAL, "unoffered feature bits", f & ~dev->cfg.features,
+	if (f & ~dev->cfg.features & ~dev->cfg.tolerated_features)
+		return refuse(m, -EINVAL, "unoffered feature bits",
+			      f & ~dev->cfg.features & ~dev->cfg.tolerated_features,
 			      "ack only bits GET_FEATURES returned");
+	f &= dev->cfg.features;
 	for (uint32_t i = 0; i < dev->cfg.num_queues; i++)
 		if (dev->vq[i].started)
 			return refuse(m, -EBUSY, "queue started", i,

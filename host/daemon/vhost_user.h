@@ -41,6 +41,14 @@ struct viova_vhost_user_dev;
 struct viova_vhost_user_cfg {
 	uint64_t features;	    /* virtio features offered (PROTOCOL_FEATURES is added) */
 	uint64_t protocol_features; /* protocol features offered */
+	/*
+	 * Virtio features a front-end may set in SET_FEATURES although they were not offered:
+	 * accepted, dropped from dev->features and otherwise ignored. For transport bits a
+	 * front-end forwards from the guest's negotiation without asking the backend (QEMU 10's
+	 * vhost-user-gpu and VIRTIO_F_RING_RESET, see vhost_server.c). Any other unoffered bit is
+	 * refused with -EINVAL.
+	 */
+	uint64_t tolerated_features;
 	uint32_t num_queues;	    /* 1..VIOVA_VHOST_USER_MAX_QUEUES */
 	/*
 	 * Config space reads (GET_CONFIG): fill @buf with @size bytes from @offset, already

@@ -9,7 +9,7 @@
 #   vmlinuz      the kernel to boot
 #   initramfs.cpio.gz
 # GUEST_BINARY files are copied to /bin/<name> in the initramfs with the shared libraries ldd lists;
-# run one with the kernel command line argument viova.test=/bin/<name>.
+# run them with the kernel command line argument viova.test=/bin/<name>[,/bin/<name2>...] (in order).
 #
 # Idempotent: downloads and unpacking happen once; the cpio is rebuilt each run (about a second).
 # Environment: VIOVA_VM_KERNEL_PKG overrides the kernel package (default: what linux-image-amd64 of
@@ -39,6 +39,8 @@ if [[ -z $kpkg ]]; then
 fi
 
 # --- download (cached) ---
+sudo=
+[[ $(id -u) -eq 0 ]] || ! command -v sudo >/dev/null || sudo=sudo
 mkdir -p "$cache/debs"
 fetch() { # fetch PKG -> prints the .deb path
 	local pkg=$1 deb
@@ -46,8 +48,13 @@ fetch() { # fetch PKG -> prints the .deb path
 	deb=${debs[0]}
 	if [[ ! -f $deb ]]; then
 		echo "build-initramfs.sh: downloading $pkg" >&2
-		(cd "$cache/debs" && apt-get download -q "$pkg" >&2) ||
-			die "apt-get download $pkg failed (is the apt cache up to date? try apt-get update)"
+		# Stale package lists name a version the mirror no longer has: refresh them once.
+		if ! (cd "$cache/debs" && apt-get download -q "$pkg" >&2); then
+			echo "build-initramfs.sh: apt-get download $pkg failed; running apt-get update and retrying" >&2
+			$sudo apt-get update -qq >&2 || true
+			(cd "$cache/debs" && apt-get download -q "$pkg" >&2) ||
+				die "apt-get download $pkg failed after apt-get update: check the network and the apt sources"
+		fi
 		debs=("$cache/debs/${pkg}"_*.deb)
 		deb=${debs[0]}
 		[[ -f $deb ]] || die "apt-get download $pkg left no $cache/debs/${pkg}_*.deb"
@@ -116,7 +123,7 @@ root=$cache/initramfs
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules,etc}
 cp "$busybox" "$root/bin/busybox"
-for applet in sh mount umount insmod ls cat echo poweroff sleep dmesg uname; do
+for applet in sh mount umount insmod ls cat echo poweroff sleep dmesg uname tr; do
 	ln -s busybox "$root/bin/$applet"
 done
 
@@ -176,17 +183,18 @@ echo "viova-vm: /dev/dri:"
 ls -l /dev/dri/ 2>&1
 [ -e /dev/dri/renderD128 ] || fail "/dev/dri/renderD128 missing (see dmesg: virtio_gpu probe)"
 
-test=
+# viova.test=/bin/a,/bin/b: run each in order (all of them, even after a failure).
+tests=
 for arg in $(cat /proc/cmdline); do
-	case $arg in viova.test=*) test=${arg#viova.test=} ;; esac
+	case $arg in viova.test=*) tests=${arg#viova.test=} ;; esac
 done
-if [ -n "$test" ]; then
+for test in $(echo "$tests" | tr ',' ' '); do
 	echo "viova-vm: running $test"
 	"$test"
 	rc=$?
 	echo "viova-vm: $test exited with $rc"
 	[ $rc -eq 0 ] || fail "$test exited with $rc"
-fi
+done
 
 if [ $result = FAIL ]; then
 	dmesg | tail -n 30

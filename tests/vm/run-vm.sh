@@ -9,7 +9,7 @@
 #   --gpu virtio              plain virtio-gpu-pci inside QEMU (no viova): validates the pipeline.
 #   --gpu vhost-user SOCKET   vhost-user-gpu-pci on a chardev connected to SOCKET (viova-host
 #                             listening there in vhost-user mode).
-#   --test /bin/NAME          guest program to run (copied in by build-initramfs.sh); passed as
+#   --test /bin/A[,/bin/B]    guest programs to run in order (copied in by build-initramfs.sh); passed as
 #                             viova.test= on the kernel command line.
 # Exit status: 0 on "VIOVA-VM-RESULT: PASS", 1 on FAIL, 2 on timeout / no result, 64 on usage.
 set -euo pipefail
@@ -61,7 +61,7 @@ case $gpu in
 virtio) args+=(-device virtio-gpu-pci) ;;
 vhost-user)
 	[[ -S $socket ]] || die "'$socket' is not a listening UNIX socket: start viova-host in vhost-user mode first"
-	args+=(-chardev "socket,id=vgpu,path=$socket" -device "vhost-user-gpu-pci,chardev=vgpu,queue_reset=off")
+	args+=(-chardev "socket,id=vgpu,path=$socket" -device "vhost-user-gpu-pci,chardev=vgpu")
 	;;
 *) die "unknown --gpu '$gpu' (virtio or vhost-user)" ;;
 esac

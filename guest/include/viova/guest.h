@@ -226,7 +226,8 @@ struct viova_guest_vm_info {
 	uint64_t free_bytes;
 	uint64_t largest_hole;
 	uint64_t recoveries; /* heap lock recovered after its holder died */
-	bool broken; /* a holder died mid-update and the check failed: no more allocations */
+	bool broken; /* a holder died mid-update and the check failed: no more allocations,
+		      * and allocations..largest_hole read 0 (the tree cannot be trusted) */
 };
 
 /*

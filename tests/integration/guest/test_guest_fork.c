@@ -9,6 +9,10 @@
  *     empty and passes its consistency check;
  *   - a child killed while holding the heap lock does not deadlock the others: the next
  *     locker recovers the lock, checks the heap, and goes on;
+ *   - a child killed in the middle of an allocator update (the test damages a heap counter, as a
+ *     half-done rotation would) leaves the heap broken: every process then gets -EUCLEAN with a
+ *     message saying what to do, nothing is handed out twice, other VMs keep working, and the
+ *     broken VM's contexts are still destroyed cleanly;
  *   - ownership: a child gets -EPERM on its parent's contexts and buffers, works in its own
  *     context on the shared VM, and its exit leaves the parent's objects intact.
  */
@@ -22,8 +26,10 @@
 
 #include <cmocka.h>
 
+#include "guest_priv.h" /* only to damage the heap like a process dying mid-update */
 #include "guest_test.h"
 #include "viova/codec.h"
+#include "vma_priv.h"
 
 #define SEC 1000000000ull
 #define KIB 1024ull
@@ -330,6 +336,70 @@ static void test_child_dies_holding_heap_lock(void **state)
 	viova_guest_device_close(dev);
 }
 
+static void test_child_dies_leaving_heap_broken(void **state)
+{
+	struct viova_guest_device *dev = NULL;
+	struct viova_guest_ctx *ctx, *other;
+	struct viova_guest_vm_info vi;
+	struct viova_guest_bo *bo, *bo2;
+	struct viova_guest_vm *vm;
+	uint64_t addr, before;
+	int status;
+	pid_t pid;
+	(void)state;
+
+	GT_OK(viova_guest_device_open(daemon_.uri, NULL, &dev));
+	GT_OK(viova_guest_ctx_create(dev, NULL, &ctx));
+	vm = viova_guest_ctx_vm(ctx);
+	GT_OK(viova_guest_bo_create(ctx, 4 * KIB, 0, NULL, &bo));
+	GT_OK(viova_guest_vm_info(vm, &vi));
+	before = vi.allocations;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Inside the allocator's critical section: leave it inconsistent, then die. */
+		if (viova_guest_vm_debug_lock(vm))
+			_exit(1);
+		vm->heap.vma->r->holes++;
+		raise(SIGKILL);
+		_exit(2);
+	}
+	status = gt_wait_pid(pid, 5000);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	alarm(10);
+	assert_int_equal(viova_guest_vm_alloc(vm, 8 * KIB, 0, &addr), -EUCLEAN);
+	alarm(0);
+	assert_non_null(strstr(viova_guest_last_error(), "broken"));
+	assert_non_null(strstr(viova_guest_last_error(), "create a new one"));
+	/* Every allocation path refuses, and keeps refusing. */
+	assert_int_equal(viova_guest_bo_create(ctx, 4 * KIB, 0, NULL, &bo2), -EUCLEAN);
+	assert_int_equal(viova_guest_vm_alloc(vm, 4 * KIB, 0, &addr), -EUCLEAN);
+	assert_int_equal(viova_guest_vm_check(vm), -EUCLEAN);
+	GT_OK(viova_guest_vm_info(vm, &vi));
+	assert_true(vi.broken);
+	assert_int_equal(vi.recoveries, 1);
+	/* A broken tree's statistics are not reported (they cannot be trusted). */
+	assert_int_equal(vi.allocations, 0);
+	assert_true(before > 0);
+
+	/* A context with its own VM is unaffected. */
+	GT_OK(viova_guest_ctx_create(dev, NULL, &other));
+	assert_ptr_not_equal(viova_guest_ctx_vm(other), vm);
+	GT_OK(viova_guest_bo_create(other, 4 * KIB, 0, NULL, &bo2));
+	GT_OK(viova_guest_sync(dev, 5 * SEC));
+
+	/* The broken VM's buffer and context still go away (the host is told; no hang). */
+	alarm(10);
+	GT_OK(viova_guest_bo_close(bo));
+	GT_OK(viova_guest_ctx_destroy(ctx));
+	GT_OK(viova_guest_sync(dev, 5 * SEC));
+	alarm(0);
+	GT_OK(viova_guest_bo_close(bo2));
+	GT_OK(viova_guest_ctx_destroy(other));
+	viova_guest_device_close(dev);
+}
+
 static void test_child_ownership(void **state)
 {
 	struct viova_guest_device *dev = NULL;
@@ -413,6 +483,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fork_simple_stress),
 	    cmocka_unit_test(test_child_dies_holding_heap_lock),
+	    cmocka_unit_test(test_child_dies_leaving_heap_broken),
 	    cmocka_unit_test(test_child_ownership),
 	};
 

@@ -22,6 +22,10 @@
  * There is no futex shared with the host here and the host sends nothing back but fence
  * completions. Fences only say "this SUBMIT_3D was processed"; job completions of the sim/real
  * GPU and faults land in the response area later, with no virtio event at all. So wait() polls
+ * the area. While the last EXECBUFFER's out fence is pending, wait() sleeps in poll() on that
+ * fence: the host answers a fenced SUBMIT_3D only after processing it, so the wake-up comes
+ * exactly when the batch's seqnos are published (a SYNC round trip costs one fence, no
+ * sleep granularity). Once that fence has signalled, wait() polls
  * the area with exponential backoff (VG_POLL_MIN_NS doubling to VG_POLL_MAX_NS) and returns
  * after at most VG_WAIT_CHUNK_NS even without a change: a spurious wake-up, which guest_wait()
  * allows, so that conditions the progress value does not cover (per-context fences) are
@@ -34,6 +38,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,9 +339,39 @@ static uint64_t vg_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A duplicate of the last EXECBUFFER's out fence if one is kept, else -1 (send may close it). */
+static int vg_dup_fence(struct vg_transport *v)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->fence_fd >= 0)
+		fd = fcntl(v->fence_fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&v->lock);
+	return fd;
+}
+
+/* Sleep in poll() on the pending out fence for at most ns: true if it has signalled. */
+static bool vg_sleep_on_fence(struct vg_transport *v, uint64_t ns)
+{
+	int fd = vg_dup_fence(v);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
+			      .tv_nsec = (long)(ns % 1000000000ull)};
+	int r;
+
+	if (fd < 0)
+		return true;
+	r = ppoll(&pfd, 1, &ts, NULL);
+	close(fd);
+	/* An error on the fence counts as signalled: send() reports it on the next batch. */
+	return r != 0;
+}
+
 static int vg_wait(struct guest_transport *t, uint32_t seen, uint64_t timeout_ns)
 {
 	uint64_t start = vg_now(), step = VG_POLL_MIN_NS, now, left;
+	bool fence_done = false;
 	struct timespec ts;
 
 	for (;;) {
@@ -349,6 +384,12 @@ static int vg_wait(struct guest_transport *t, uint32_t seen, uint64_t timeout_ns
 		if (now - start >= VG_WAIT_CHUNK_NS)
 			return 0;
 		left = timeout_ns - (now - start);
+		if (!fence_done) {
+			uint64_t chunk = VG_WAIT_CHUNK_NS - (now - start);
+
+			fence_done = vg_sleep_on_fence(vt_of(t), chunk < left ? chunk : left);
+			continue;
+		}
 		if (step > left)
 			step = left;
 		ts.tv_sec = (time_t)(step / 1000000000ull);

@@ -4,7 +4,8 @@
  * complete yet, oldest first: the bookkeeping the msm and i915 backends share. How to wait for
  * one job is the driver's (MSM_WAIT_FENCE on its queue seqno, GEM_WAIT on its batch buffer);
  * what a completion means is common: one kernel queue completes in order, so a done job
- * retires itself and every older one.
+ * retires itself and every older one. Not locked: completion.c owns the queues and calls these
+ * under its lock.
  */
 #ifndef VIOVA_BACKENDS_FENCE_QUEUE_H
 #define VIOVA_BACKENDS_FENCE_QUEUE_H

@@ -21,12 +21,19 @@
  *                   property is read from the source with CONTEXT_GETPARAM and passed to the
  *                   new context as a SETPARAM create extension.
  *   fences          the batch buffer's handle per job; GEM_WAIT on it (relative timeout).
+ *   completion      a thread per instance (completion.h) blocks in GEM_WAIT on the oldest
+ *                   job's batch of each context in turn, 20 ms at a time, and raises
+ *                   fence_signaled; fence_completed / fence_wait retire through the same
+ *                   path, so a fence is reported once and a guest that only watches its
+ *                   fence still sees it
  *   faults          GET_RESET_STATS(batch_active) after each completion: a new count is a
- *                   job_fault event (-EIO), sent before the fence shows
+ *                   job_fault event (-EIO, iova 0: the uapi does not say where), sent
+ *                   before the fence shows
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,8 +41,8 @@
 #include <drm/drm.h>
 #include <drm/i915_drm.h>
 
+#include "../completion.h"
 #include "../drm_seam.h"
-#include "../fence_queue.h"
 #include "i915.h"
 
 #define I915_MAX_BOS 65536u
@@ -57,14 +64,10 @@ struct viova_be_vm {
 };
 
 struct viova_be_ctx {
+	struct be_cctx cq; /* fences and faults (kernel id of a job: its batch handle) */
 	struct viova_be_vm *vm;
-	void *cookie;
 	uint32_t id;
 	uint32_t params; /* as the guest asked; ALLOW_PREEMPT and !BANNABLE live only here */
-	struct be_fence_queue pending; /* submitted, not yet seen complete (kernel: batch handle) */
-	uint64_t last_fence, completed;
-	uint32_t guilty; /* GET_RESET_STATS batch_active last seen */
-	bool in_event;	 /* inside job_fault: fence_completed must not poll (rule 4) */
 };
 
 struct viova_be_bo {
@@ -83,6 +86,7 @@ struct i915_be {
 	uint32_t chip_id;
 	uint64_t gtt_size;
 	struct viova_be_vm *vms;
+	struct be_completion cq;
 };
 
 /* What a new context is created with (ctx_create and clone share it). */
@@ -99,6 +103,16 @@ struct i915_ctx_setup {
 static struct i915_be *to_i915(struct viova_backend *be)
 {
 	return (struct i915_be *)be;
+}
+
+static struct i915_be *i915_of_cq(struct be_completion *bc)
+{
+	return (struct i915_be *)((char *)bc - offsetof(struct i915_be, cq));
+}
+
+static struct viova_be_ctx *i915_ctx_of(struct be_cctx *c)
+{
+	return (struct viova_be_ctx *)((char *)c - offsetof(struct viova_be_ctx, cq));
 }
 
 static int i915_ioctl(struct i915_be *d, unsigned long req, void *arg)
@@ -159,10 +173,29 @@ static int i915_get_caps(struct viova_backend *be, struct viova_capset *caps)
 	return 0;
 }
 
+static void i915_vm_put(struct i915_be *d, struct viova_be_vm *vm);
+
+/* The kernel side of a context: destroyed, its VM reference dropped. */
+static void i915_ctx_release(struct i915_be *d, struct viova_be_ctx *ctx)
+{
+	struct drm_i915_gem_context_destroy req = {0};
+
+	req.ctx_id = ctx->id;
+	i915_ioctl(d, DRM_IOCTL_I915_GEM_CONTEXT_DESTROY, &req);
+	i915_vm_put(d, ctx->vm);
+	free(ctx);
+}
+
 static void i915_destroy(struct viova_backend *be)
 {
 	struct i915_be *d = to_i915(be);
+	struct be_cctx *c;
 
+	be_comp_stop(&d->cq);
+	/* The core destroys every context first; one left over must not leak its context. */
+	while ((c = be_comp_leftover(&d->cq)))
+		i915_ctx_release(d, i915_ctx_of(c));
+	be_comp_fini(&d->cq);
 	d->seam->close(d->seam->cookie, d->fd);
 	free(d);
 }
@@ -265,9 +298,9 @@ static int i915_ctx_new(struct i915_be *d, struct viova_be_vm *vm, const struct 
 	}
 	c->vm = vm;
 	vm->refs++;
-	c->cookie = cookie;
 	c->id = req.ctx_id;
 	c->params = s->params;
+	be_comp_ctx_add(&d->cq, &c->cq, cookie);
 	*out = c;
 	return 0;
 }
@@ -415,17 +448,15 @@ static int i915_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, ui
 	return ret;
 }
 
+/* The thread is out of the context (and its last fence reported) before the kernel drops it. */
 static void i915_ctx_destroy(struct viova_backend *be, struct viova_be_ctx *ctx)
 {
-	struct drm_i915_gem_context_destroy req = {0};
+	struct i915_be *d = to_i915(be);
 
 	if (!ctx)
 		return;
-	req.ctx_id = ctx->id;
-	i915_ioctl(to_i915(be), DRM_IOCTL_I915_GEM_CONTEXT_DESTROY, &req);
-	i915_vm_put(to_i915(be), ctx->vm);
-	be_fq_free(&ctx->pending);
-	free(ctx);
+	be_comp_ctx_del(&d->cq, &ctx->cq);
+	i915_ctx_release(d, ctx);
 }
 
 static int i915_bo_create(struct viova_backend *be, struct viova_be_vm *home, uint64_t size,
@@ -611,7 +642,7 @@ static int i915_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 	/* i915 runs one batch buffer per execbuf: exactly one BUF record. */
 	if (!ctx || !job || job->format != VIOVA_SUBMIT_FORMAT_CMDBUF || job->pad0 || !job->cmds ||
 	    job->cmd_size != sizeof(r) || !job->bo_count || job->bo_count > I915_MAX_BOS ||
-	    !job->bos || job->out_fence <= ctx->last_fence)
+	    !job->bos)
 		return -EINVAL;
 	memcpy(&r, job->cmds, sizeof(r));
 	if (r.type != VIOVA_CMDBUF_BUF || r.bo_index >= job->bo_count || !job->bos[r.bo_index].bo)
@@ -620,8 +651,11 @@ static int i915_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 	if (!r.size || r.size % 8 || r.offset % 8 || r.offset > batch->size ||
 	    r.size > batch->size - r.offset || r.offset + r.size > UINT32_MAX)
 		return -EINVAL;
-	if (be_fq_reserve(&ctx->pending))
-		return -ENOMEM;
+	/* The fence grows, and there is room for it before the kernel runs anything. */
+	ret = be_comp_submit_prepare(&d->cq, &ctx->cq, job->out_fence);
+	if (ret)
+		return ret;
+	ret = -EINVAL;
 	obj = calloc(job->bo_count, sizeof(*obj));
 	if (!obj)
 		return -ENOMEM;
@@ -656,75 +690,57 @@ static int i915_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		ret = i915_map_err(ret);
 		goto out;
 	}
-	be_fq_push(&ctx->pending, job->out_fence, batch->handle);
-	ctx->last_fence = job->out_fence;
+	be_comp_submit_commit(&d->cq, &ctx->cq, job->out_fence, batch->handle);
 out:
 	free(obj);
 	return ret;
 }
 
 /*
- * i915 counts, per context, the hangs it found the context guilty of (batch_active). A new
- * count becomes a job_fault of the job whose completion revealed it, before its fence shows
- * (backend.h, rule 1). The iova is not in the uapi (0).
+ * i915 counts, per context, the hangs it found the context guilty of (batch_active). The
+ * completion engine reads it after each completion; a new count becomes a job_fault of the job
+ * whose completion revealed it, before its fence shows (backend.h, rule 1). Where the GPU
+ * faulted is not in the uapi (only in the root-only error state in sysfs).
  */
-static void i915_check_faults(struct i915_be *d, struct viova_be_ctx *c, uint64_t fence)
+static int i915_cq_faults(struct be_completion *bc, struct be_cctx *cc, uint32_t *count)
 {
-	struct drm_i915_reset_stats st = {.ctx_id = c->id};
+	struct drm_i915_reset_stats st = {.ctx_id = i915_ctx_of(cc)->id};
+	int ret = i915_ioctl(i915_of_cq(bc), DRM_IOCTL_I915_GET_RESET_STATS, &st);
 
-	if (i915_ioctl(d, DRM_IOCTL_I915_GET_RESET_STATS, &st) || st.batch_active == c->guilty)
-		return;
-	c->guilty = st.batch_active;
-	if (d->base.events && d->base.events->job_fault) {
-		c->in_event = true;
-		d->base.events->job_fault(d->base.events_cookie, c->cookie, fence, 0, -EIO);
-		c->in_event = false;
-	}
+	if (!ret)
+		*count = st.batch_active;
+	return ret;
 }
 
-/* GEM_WAIT on pending[idx]'s batch; done means every earlier job of ctx is done too. */
-static int i915_wait_idx(struct i915_be *d, struct viova_be_ctx *c, uint32_t idx,
-			 uint64_t timeout_ns)
+/* GEM_WAIT on the job's batch; done means every earlier job of the context is done too. */
+static int i915_cq_wait(struct be_completion *bc, struct be_cctx *cc, const struct be_pending *job,
+			uint64_t timeout_ns)
 {
-	struct drm_i915_gem_wait w = {.bo_handle = c->pending.jobs[idx].kernel};
+	struct drm_i915_gem_wait w = {.bo_handle = job->kernel};
 	int ret;
 
+	(void)cc;
 	if (timeout_ns > I915_MAX_WAIT_NS * 10)
 		timeout_ns = I915_MAX_WAIT_NS * 10;
-	w.timeout_ns = (int64_t)timeout_ns;
-	ret = i915_ioctl(d, DRM_IOCTL_I915_GEM_WAIT, &w);
-	if (ret)
-		return i915_map_err(ret);
-	i915_check_faults(d, c, c->pending.jobs[idx].fence);
-	c->completed = be_fq_retire(&c->pending, idx);
-	return 0;
+	w.timeout_ns = (int64_t)timeout_ns; /* relative; negative would mean forever */
+	ret = i915_ioctl(i915_of_cq(bc), DRM_IOCTL_I915_GEM_WAIT, &w);
+	return ret ? i915_map_err(ret) : 0;
 }
+
+static const struct be_completion_ops i915_cq_ops = {
+    .wait = i915_cq_wait,
+    .faults = i915_cq_faults,
+};
 
 static uint64_t i915_fence_completed(struct viova_backend *be, struct viova_be_ctx *ctx)
 {
-	if (!ctx)
-		return 0;
-	if (ctx->in_event) /* called back from job_fault: the state before the event */
-		return ctx->completed;
-	while (ctx->pending.n && i915_wait_idx(to_i915(be), ctx, 0, 0) == 0)
-		;
-	return ctx->completed;
+	return ctx ? be_comp_completed(&to_i915(be)->cq, &ctx->cq) : 0;
 }
 
 static int i915_fence_wait(struct viova_backend *be, struct viova_be_ctx *ctx, uint64_t fence,
 			   uint64_t timeout_ns)
 {
-	uint32_t i;
-
-	if (!ctx || fence > ctx->last_fence)
-		return -EINVAL;
-	if (fence <= ctx->completed)
-		return 0;
-	if (ctx->in_event) /* a job_fault callback must not block on the backend (rule 4) */
-		return -EDEADLK;
-	if (be_fq_find(&ctx->pending, fence, &i))
-		return -EINVAL;
-	return i915_wait_idx(to_i915(be), ctx, i, timeout_ns);
+	return ctx ? be_comp_wait(&to_i915(be)->cq, &ctx->cq, fence, timeout_ns) : -EINVAL;
 }
 
 static const struct viova_backend_ops i915_ops = {
@@ -832,6 +848,16 @@ int i915_backend_create(const struct viova_backend_config *config,
 	d->base.ops = &i915_ops;
 	d->base.events = events;
 	d->base.events_cookie = cookie;
+	ret = be_comp_start(&d->cq, &d->base, &i915_cq_ops, d->seam);
+	if (ret) {
+		drm_seam_logf(d->seam,
+			      "i915: cannot start the completion thread for %s (errno %d): "
+			      "raise the process's thread limit (ulimit -u) or free memory",
+			      d->device, -ret);
+		d->seam->close(d->seam->cookie, d->fd);
+		free(d);
+		return ret;
+	}
 	*out = &d->base;
 	return 0;
 }

@@ -11,8 +11,14 @@
  *   SET_IOVA        GEM_INFO(MSM_INFO_SET_IOVA): the kernel checks the range (seed 004)
  *   fences          the kernel's per-queue seqno (32 bits) recorded against the guest's
  *                   out_fence; completion is asked with MSM_WAIT_FENCE (absolute timeout)
+ *   completion      a thread per instance (completion.h) blocks in MSM_WAIT_FENCE on the
+ *                   oldest seqno of each queue in turn, 20 ms at a time, and raises
+ *                   fence_signaled; fence_completed / fence_wait retire through the same
+ *                   path, so a fence is reported once and a guest that only watches its
+ *                   fence still sees it
  *   faults          SUBMITQUEUE_QUERY(FAULTS) after each completion: a new count is a
- *                   job_fault event (-EIO), sent before the fence shows
+ *                   job_fault event (-EIO, iova 0: the uapi does not say where), sent
+ *                   before the fence shows
  *
  * Nothing here calls the kernel except through the drm seam (drm_seam.h), so tests run the
  * same code against an emulation of the driver.
@@ -20,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,8 +35,8 @@
 #include <drm/drm.h>
 #include <drm/msm_drm.h>
 
+#include "../completion.h"
 #include "../drm_seam.h"
-#include "../fence_queue.h"
 #include "msm.h"
 
 #define MSM_MAX_CMDS 4096u /* command stream pieces per submit */
@@ -47,15 +54,11 @@ struct viova_be_vm {
 };
 
 struct viova_be_ctx {
+	struct be_cctx cq; /* fences and faults (kernel id of a job: its queue seqno) */
 	struct viova_be_vm *vm;
-	void *cookie;
 	uint32_t queue_id;
 	uint32_t params;
 	int32_t priority;
-	struct be_fence_queue pending; /* submitted, not yet seen complete (kernel: queue seqno) */
-	uint64_t last_fence, completed;
-	uint32_t faults; /* MSM_SUBMITQUEUE_PARAM_FAULTS last seen */
-	bool in_event;	 /* inside job_fault: fence_completed must not poll (rule 4) */
 };
 
 struct viova_be_bo {
@@ -74,11 +77,22 @@ struct msm_be {
 	uint32_t nr_prios;
 	uint32_t drv_major, drv_minor, drv_patch;
 	uint64_t gpu_id, chip_id, va_start, va_size;
+	struct be_completion cq;
 };
 
 static struct msm_be *to_msm(struct viova_backend *be)
 {
 	return (struct msm_be *)be;
+}
+
+static struct msm_be *msm_of_cq(struct be_completion *bc)
+{
+	return (struct msm_be *)((char *)bc - offsetof(struct msm_be, cq));
+}
+
+static struct viova_be_ctx *msm_ctx_of(struct be_cctx *c)
+{
+	return (struct viova_be_ctx *)((char *)c - offsetof(struct viova_be_ctx, cq));
 }
 
 static int msm_ioctl(struct msm_be *m, int fd, unsigned long req, void *arg)
@@ -150,9 +164,30 @@ static int msm_get_caps(struct viova_backend *be, struct viova_capset *caps)
 	return 0;
 }
 
+static void msm_vm_put(struct msm_be *m, struct viova_be_vm *vm);
+
+/* The kernel side of a context: its queue closed, its VM reference dropped. */
+static void msm_ctx_release(struct msm_be *m, struct viova_be_ctx *ctx)
+{
+	uint32_t id = ctx->queue_id;
+
+	/* Queued jobs keep running in the kernel; it holds its own references. */
+	msm_ioctl(m, ctx->vm->fd, DRM_IOCTL_MSM_SUBMITQUEUE_CLOSE, &id);
+	msm_vm_put(m, ctx->vm);
+	free(ctx);
+}
+
 static void msm_destroy(struct viova_backend *be)
 {
-	free(be);
+	struct msm_be *m = to_msm(be);
+	struct be_cctx *c;
+
+	be_comp_stop(&m->cq);
+	/* The core destroys every context first; one left over must not leak its queue. */
+	while ((c = be_comp_leftover(&m->cq)))
+		msm_ctx_release(m, msm_ctx_of(c));
+	be_comp_fini(&m->cq);
+	free(m);
 }
 
 static int msm_vm_create(struct viova_backend *be, struct viova_be_vm **out)
@@ -206,10 +241,10 @@ static int msm_queue_new(struct msm_be *m, struct viova_be_vm *vm, uint32_t para
 	}
 	c->vm = vm;
 	vm->refs++;
-	c->cookie = cookie;
 	c->queue_id = q.id;
 	c->params = params;
 	c->priority = priority;
+	be_comp_ctx_add(&m->cq, &c->cq, cookie);
 	*out = c;
 	return 0;
 }
@@ -258,19 +293,15 @@ static int msm_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, uin
 	return msm_queue_new(to_msm(be), vm, p, prio, ctx_cookie, out);
 }
 
+/* The thread is out of the context (and its last fence reported) before the queue closes. */
 static void msm_ctx_destroy(struct viova_backend *be, struct viova_be_ctx *ctx)
 {
 	struct msm_be *m = to_msm(be);
-	uint32_t id;
 
 	if (!ctx)
 		return;
-	id = ctx->queue_id;
-	/* Queued jobs keep running in the kernel; it holds its own references. */
-	msm_ioctl(m, ctx->vm->fd, DRM_IOCTL_MSM_SUBMITQUEUE_CLOSE, &id);
-	msm_vm_put(m, ctx->vm);
-	be_fq_free(&ctx->pending);
-	free(ctx);
+	be_comp_ctx_del(&m->cq, &ctx->cq);
+	msm_ctx_release(m, ctx);
 }
 
 static int msm_bo_create(struct viova_backend *be, struct viova_be_vm *home, uint64_t size,
@@ -445,14 +476,17 @@ static int msm_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 
 	if (!ctx || !job || job->format != VIOVA_SUBMIT_FORMAT_CMDBUF || job->pad0 || !job->cmds ||
 	    !job->cmd_size || job->cmd_size % sizeof(*rec) || job->bo_count > MSM_MAX_BOS ||
-	    (job->bo_count && !job->bos) || job->out_fence <= ctx->last_fence)
+	    (job->bo_count && !job->bos))
 		return -EINVAL;
 	ncmds = job->cmd_size / (uint32_t)sizeof(*rec);
 	if (ncmds > MSM_MAX_CMDS)
 		return -EINVAL;
-	/* Room for the fence before the kernel queues anything, so a queued job is never lost. */
-	if (be_fq_reserve(&ctx->pending))
-		return -ENOMEM;
+	/* The fence grows, and there is room for it before the kernel queues anything, so a
+	 * queued job is never lost. */
+	ret = be_comp_submit_prepare(&m->cq, &ctx->cq, job->out_fence);
+	if (ret)
+		return ret;
+	ret = -EINVAL;
 	bos = calloc(job->bo_count ? job->bo_count : 1, sizeof(*bos));
 	cmds = calloc(ncmds, sizeof(*cmds));
 	if (!bos || !cmds) {
@@ -504,8 +538,7 @@ static int msm_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		ret = ret == -EAGAIN ? -EAGAIN : msm_map_err(ret);
 		goto out;
 	}
-	be_fq_push(&ctx->pending, job->out_fence, req.fence);
-	ctx->last_fence = job->out_fence;
+	be_comp_submit_commit(&m->cq, &ctx->cq, job->out_fence, req.fence);
 out:
 	free(bos);
 	free(cmds);
@@ -528,72 +561,52 @@ static struct drm_msm_timespec msm_deadline(uint64_t timeout_ns)
 
 /*
  * The kernel counts, per queue, the jobs it found guilty of a GPU fault or hang (and reset the
- * GPU for). A new count is reported as a fault of the job whose completion revealed it, before
- * that job's fence becomes visible (backend.h, rule 1). Which job exactly faulted is not in
- * the uapi; the iova is unknown (0).
+ * GPU for). The completion engine reads it after each completion; a new count is reported as a
+ * fault of the job whose completion revealed it, before that job's fence becomes visible
+ * (backend.h, rule 1). Which job exactly faulted, and where, is not in the uapi.
  */
-static void msm_check_faults(struct msm_be *m, struct viova_be_ctx *c, uint64_t fence)
+static int msm_cq_faults(struct be_completion *bc, struct be_cctx *cc, uint32_t *count)
 {
+	struct viova_be_ctx *c = msm_ctx_of(cc);
 	struct drm_msm_submitqueue_query q = {.id = c->queue_id,
 					      .param = MSM_SUBMITQUEUE_PARAM_FAULTS};
 	uint32_t faults = 0;
+	int ret;
 
 	q.data = (uint64_t)(uintptr_t)&faults;
 	q.len = sizeof(faults);
-	if (msm_ioctl(m, c->vm->fd, DRM_IOCTL_MSM_SUBMITQUEUE_QUERY, &q) || faults == c->faults)
-		return;
-	c->faults = faults;
-	if (m->base.events && m->base.events->job_fault) {
-		c->in_event = true;
-		m->base.events->job_fault(m->base.events_cookie, c->cookie, fence, 0, -EIO);
-		c->in_event = false;
-	}
+	ret = msm_ioctl(msm_of_cq(bc), c->vm->fd, DRM_IOCTL_MSM_SUBMITQUEUE_QUERY, &q);
+	if (!ret)
+		*count = faults;
+	return ret;
 }
 
-/* Wait for pending[idx]; on success everything up to it is complete (one queue, in order). */
-static int msm_wait_idx(struct msm_be *m, struct viova_be_ctx *c, uint32_t idx, uint64_t timeout)
+/* MSM_WAIT_FENCE on the job's seqno; done means every earlier job of the queue is done too. */
+static int msm_cq_wait(struct be_completion *bc, struct be_cctx *cc, const struct be_pending *job,
+		       uint64_t timeout_ns)
 {
-	struct drm_msm_wait_fence w = {.fence = c->pending.jobs[idx].kernel,
-				       .timeout = msm_deadline(timeout),
-				       .queueid = c->queue_id};
-	int ret = msm_ioctl(m, c->vm->fd, DRM_IOCTL_MSM_WAIT_FENCE, &w);
+	struct viova_be_ctx *c = msm_ctx_of(cc);
+	struct drm_msm_wait_fence w = {
+	    .fence = job->kernel, .timeout = msm_deadline(timeout_ns), .queueid = c->queue_id};
+	int ret = msm_ioctl(msm_of_cq(bc), c->vm->fd, DRM_IOCTL_MSM_WAIT_FENCE, &w);
 
-	if (ret)
-		return ret == -ETIMEDOUT ? -ETIMEDOUT : msm_map_err(ret);
-	msm_check_faults(m, c, c->pending.jobs[idx].fence);
-	c->completed = be_fq_retire(&c->pending, idx);
-	return 0;
+	return ret ? msm_map_err(ret) : 0;
 }
+
+static const struct be_completion_ops msm_cq_ops = {
+    .wait = msm_cq_wait,
+    .faults = msm_cq_faults,
+};
 
 static uint64_t msm_fence_completed(struct viova_backend *be, struct viova_be_ctx *ctx)
 {
-	struct msm_be *m = to_msm(be);
-
-	if (!ctx)
-		return 0;
-	/* called back from job_fault: the state before the event, as backend.h promises */
-	if (ctx->in_event)
-		return ctx->completed;
-	while (ctx->pending.n && msm_wait_idx(m, ctx, 0, 0) == 0)
-		;
-	return ctx->completed;
+	return ctx ? be_comp_completed(&to_msm(be)->cq, &ctx->cq) : 0;
 }
 
 static int msm_fence_wait(struct viova_backend *be, struct viova_be_ctx *ctx, uint64_t fence,
 			  uint64_t timeout_ns)
 {
-	uint32_t i;
-
-	if (!ctx || fence > ctx->last_fence)
-		return -EINVAL;
-	if (fence <= ctx->completed)
-		return 0;
-	if (ctx->in_event) /* a job_fault callback must not block on the backend (rule 4) */
-		return -EDEADLK;
-	/* The first job whose out_fence reaches the asked one: fence f is done when it is. */
-	if (be_fq_find(&ctx->pending, fence, &i))
-		return -EINVAL;
-	return msm_wait_idx(to_msm(be), ctx, i, timeout_ns);
+	return ctx ? be_comp_wait(&to_msm(be)->cq, &ctx->cq, fence, timeout_ns) : -EINVAL;
 }
 
 static const struct viova_backend_ops msm_ops = {
@@ -705,6 +718,15 @@ int msm_backend_create(const struct viova_backend_config *config,
 	m->base.ops = &msm_ops;
 	m->base.events = events;
 	m->base.events_cookie = cookie;
+	ret = be_comp_start(&m->cq, &m->base, &msm_cq_ops, m->seam);
+	if (ret) {
+		drm_seam_logf(m->seam,
+			      "msm: cannot start the completion thread for %s (errno %d): "
+			      "raise the process's thread limit (ulimit -u) or free memory",
+			      m->device, -ret);
+		free(m);
+		return ret;
+	}
 	*out = &m->base;
 	return 0;
 }

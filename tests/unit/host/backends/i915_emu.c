@@ -5,15 +5,20 @@
  * Semantics follow drivers/gpu/drm/i915/gem (i915_gem_context.c: create-time SETPARAM
  * extensions and their privilege checks, CONTEXT_GETPARAM; i915_gem_execbuffer.c: softpin).
  * Simplified where the backend cannot tell: one handle namespace for all open files, every
- * execbuf object must be softpinned (the backend never lets the kernel choose), waits never
- * block (a held job answers -ETIME at once).
+ * execbuf object must be softpinned (the backend never lets the kernel choose).
+ *
+ * Thread safe, as the kernel is: one lock over the whole model; GEM_WAIT sleeps on a condition
+ * variable (lock dropped) until the object is idle or its relative timeout runs out, and writes
+ * back the time left, as i915_gem_wait_ioctl() does.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <drm/drm.h>
 #include <drm/i915_drm.h>
@@ -40,12 +45,17 @@ struct emu_vm {
 };
 
 struct emu_job {
+	uint32_t ctx;
 	uint32_t nh;
 	uint32_t handles[16];
 	bool done;
 };
 
 struct i915_emu {
+	pthread_mutex_t lock;  /* everything below */
+	pthread_cond_t done;   /* a job completed, an object went away */
+	pthread_cond_t asleep; /* a GEM_WAIT went to sleep (i915_emu_await_waiters) */
+	int waiting;	       /* GEM_WAIT calls asleep now */
 	struct drm_seam seam;
 	struct i915_emu_config cfg;
 	bool files[EMU_FILES];
@@ -61,6 +71,17 @@ struct i915_emu {
 	char last_log[512];
 	int mappings;
 };
+
+/* The test-facing getters take a const emulator; the lock is not part of what they promise. */
+static void emu_lock(const struct i915_emu *e)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&e->lock);
+}
+
+static void emu_unlock(const struct i915_emu *e)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&e->lock);
+}
 
 static uint64_t canonical(uint64_t a)
 {
@@ -371,12 +392,66 @@ static int execbuf(struct i915_emu *e, struct drm_i915_gem_execbuffer2 *eb)
 		vm->bound[o[i].handle] = a;
 	}
 	job = &e->jobs[e->njobs++];
+	job->ctx = ctx;
 	job->nh = n < 16 ? n : 16;
 	for (i = 0; i < job->nh; i++)
 		job->handles[i] = o[i].handle;
 	job->done = !e->cfg.hold_jobs;
 	memcpy(e->exec, o, n * sizeof(*o));
 	e->nexec = n;
+	return 0;
+}
+
+static void deadline(struct timespec *ts, uint64_t ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns += (uint64_t)ts->tv_nsec;
+	ts->tv_sec += (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+static uint64_t left_ns(const struct timespec *dl)
+{
+	struct timespec now;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (int64_t)(dl->tv_sec - now.tv_sec) * 1000000000ll + (dl->tv_nsec - now.tv_nsec);
+	return ns > 0 ? (uint64_t)ns : 0;
+}
+
+/*
+ * i915_gem_wait_ioctl(): sleeps until nothing runs on the object or the relative timeout
+ * (negative: forever) runs out; -ETIME then, and timeout_ns is the time left either way.
+ */
+static int gem_wait(struct i915_emu *e, struct drm_i915_gem_wait *w)
+{
+	bool forever = w->timeout_ns < 0;
+	struct timespec dl;
+	int slept = 0;
+
+	if (w->flags)
+		return -EINVAL;
+	deadline(&dl, forever ? 0 : (uint64_t)w->timeout_ns);
+	for (;;) {
+		if (!obj(e, w->bo_handle))
+			return -ENOENT;
+		if (!busy(e, w->bo_handle))
+			break;
+		if (slept == ETIMEDOUT || (!forever && !w->timeout_ns)) {
+			w->timeout_ns = 0;
+			return -ETIME;
+		}
+		e->waiting++;
+		pthread_cond_broadcast(&e->asleep);
+		if (forever)
+			slept = pthread_cond_wait(&e->done, &e->lock);
+		else
+			slept = pthread_cond_timedwait(&e->done, &e->lock, &dl);
+		e->waiting--;
+	}
+	if (!forever)
+		w->timeout_ns = (int64_t)left_ns(&dl);
 	return 0;
 }
 
@@ -480,6 +555,7 @@ static int dispatch(struct i915_emu *e, unsigned long req, void *arg)
 		}
 		free(e->objs[c->handle].mem);
 		e->objs[c->handle] = (struct emu_obj){0};
+		pthread_cond_broadcast(&e->done); /* a waiter on it answers -ENOENT */
 		return 0;
 	}
 	case DRM_IOCTL_I915_GEM_MMAP_OFFSET: {
@@ -501,15 +577,8 @@ static int dispatch(struct i915_emu *e, unsigned long req, void *arg)
 		b->busy = busy(e, b->handle) ? 0x10001u : 0; /* render engine, read + write */
 		return 0;
 	}
-	case DRM_IOCTL_I915_GEM_WAIT: {
-		struct drm_i915_gem_wait *w = arg;
-
-		if (w->flags)
-			return -EINVAL;
-		if (!obj(e, w->bo_handle))
-			return -ENOENT;
-		return busy(e, w->bo_handle) ? -ETIME : 0;
-	}
+	case DRM_IOCTL_I915_GEM_WAIT:
+		return gem_wait(e, arg);
 	case DRM_IOCTL_I915_GEM_EXECBUFFER2:
 		return execbuf(e, arg);
 	case DRM_IOCTL_I915_GET_RESET_STATS: {
@@ -537,48 +606,64 @@ static int emu_open(void *cookie, const char *path, int flags)
 	(void)flags;
 	if (strncmp(path, "/dev/dri/renderD", 16) != 0)
 		return -ENOENT;
-	for (i = 0; i < EMU_FILES; i++) {
-		if (!e->files[i]) {
-			e->files[i] = true;
-			return EMU_FD0 + i;
-		}
-	}
-	return -EMFILE;
+	emu_lock(e);
+	for (i = 0; i < EMU_FILES && e->files[i]; i++)
+		;
+	if (i < EMU_FILES)
+		e->files[i] = true;
+	emu_unlock(e);
+	return i < EMU_FILES ? EMU_FD0 + i : -EMFILE;
+}
+
+static bool emu_fd_open(const struct i915_emu *e, int fd)
+{
+	return fd >= EMU_FD0 && fd < EMU_FD0 + EMU_FILES && e->files[fd - EMU_FD0];
 }
 
 static int emu_close(void *cookie, int fd)
 {
 	struct i915_emu *e = cookie;
+	int ret = 0;
 
-	if (fd < EMU_FD0 || fd >= EMU_FD0 + EMU_FILES || !e->files[fd - EMU_FD0])
-		return -EBADF;
-	e->files[fd - EMU_FD0] = false;
-	return 0;
+	emu_lock(e);
+	if (emu_fd_open(e, fd))
+		e->files[fd - EMU_FD0] = false;
+	else
+		ret = -EBADF;
+	emu_unlock(e);
+	return ret;
 }
 
 static int emu_ioctl(void *cookie, int fd, unsigned long req, void *arg)
 {
 	struct i915_emu *e = cookie;
-	struct emu_call *c = emu_log_begin(&e->log, fd, req, arg);
-	int err;
+	uint32_t seq = emu_log_begin(&e->log, fd, req, arg);
+	int ret;
 
-	if (fd < EMU_FD0 || fd >= EMU_FD0 + EMU_FILES || !e->files[fd - EMU_FD0])
-		return emu_log_end(c, arg, -EBADF);
-	err = emu_log_take_fail(&e->log, req);
-	return emu_log_end(c, arg, err ? err : dispatch(e, req, arg));
+	emu_lock(e);
+	if (!emu_fd_open(e, fd))
+		ret = -EBADF;
+	else if (!(ret = emu_log_take_fail(&e->log, req)))
+		ret = dispatch(e, req, arg);
+	emu_unlock(e);
+	return emu_log_end(&e->log, seq, arg, ret);
 }
 
 static void *emu_mmap(void *cookie, size_t len, int prot, int flags, int fd, off_t offset, int *err)
 {
 	struct i915_emu *e = cookie;
-	struct emu_obj *o = obj(e, (uint32_t)((uint64_t)offset >> 20));
+	struct emu_obj *o;
 
 	(void)prot, (void)fd;
+	emu_lock(e);
+	o = obj(e, (uint32_t)((uint64_t)offset >> 20));
 	if (!o || !(flags & MAP_SHARED) || (uint64_t)offset % (1u << 20) || len > o->size) {
+		emu_unlock(e);
 		*err = -EINVAL;
 		return NULL;
 	}
 	e->mappings++;
+	emu_unlock(e);
 	return o->mem;
 }
 
@@ -587,7 +672,9 @@ static int emu_munmap(void *cookie, void *addr, size_t len)
 	struct i915_emu *e = cookie;
 
 	(void)addr, (void)len;
+	emu_lock(e);
 	e->mappings--;
+	emu_unlock(e);
 	return 0;
 }
 
@@ -595,7 +682,9 @@ static void emu_log(void *cookie, const char *msg)
 {
 	struct i915_emu *e = cookie;
 
+	emu_lock(e);
 	snprintf(e->last_log, sizeof(e->last_log), "%s", msg);
+	emu_unlock(e);
 }
 
 struct i915_emu *i915_emu_new(const struct i915_emu_config *cfg)
@@ -603,9 +692,17 @@ struct i915_emu *i915_emu_new(const struct i915_emu_config *cfg)
 	static const struct i915_emu_config def = {
 	    .name = "i915", .major = 1, .minor = 6, .softpin = true, .gtt_size = 1ull << 48};
 	struct i915_emu *e = calloc(1, sizeof(*e));
+	pthread_condattr_t ca;
 
 	if (!e)
 		return NULL;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->done, &ca);
+	pthread_cond_init(&e->asleep, &ca);
+	pthread_condattr_destroy(&ca);
+	emu_log_init(&e->log);
 	e->cfg = cfg ? *cfg : def;
 	e->ctxs[0] = (struct i915_emu_ctx){.live = true, .bannable = true, .recoverable = true};
 	e->seam = (struct drm_seam){.cookie = e,
@@ -628,6 +725,10 @@ void i915_emu_free(struct i915_emu *e)
 		free(e->objs[i].mem);
 	for (i = 0; i < EMU_VMS; i++)
 		free(e->vms[i]);
+	emu_log_fini(&e->log);
+	pthread_cond_destroy(&e->asleep);
+	pthread_cond_destroy(&e->done);
+	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
@@ -641,33 +742,81 @@ const struct drm_seam *i915_emu_seam(struct i915_emu *e)
 	return &e->seam;
 }
 
-
-
-
+void i915_emu_set_hold(struct i915_emu *e, bool hold)
+{
+	emu_lock(e);
+	e->cfg.hold_jobs = hold;
+	emu_unlock(e);
+}
 
 void i915_emu_complete(struct i915_emu *e)
 {
 	uint32_t i;
 
+	emu_lock(e);
 	for (i = 0; i < e->njobs; i++)
 		e->jobs[i].done = true;
+	pthread_cond_broadcast(&e->done);
+	emu_unlock(e);
+}
+
+bool i915_emu_complete_next(struct i915_emu *e, uint32_t ctx_id, bool guilty)
+{
+	uint32_t i;
+	bool found = false;
+
+	emu_lock(e);
+	for (i = 0; i < e->njobs && !found; i++) {
+		if (e->jobs[i].ctx != ctx_id || e->jobs[i].done)
+			continue;
+		/* the hang is counted by the time the batch shows idle, as after a reset */
+		if (guilty && ctx_id < EMU_CTXS)
+			e->ctxs[ctx_id].guilty++;
+		e->jobs[i].done = true;
+		found = true;
+	}
+	if (found)
+		pthread_cond_broadcast(&e->done);
+	emu_unlock(e);
+	return found;
+}
+
+int i915_emu_await_waiters(struct i915_emu *e, int n, uint64_t timeout_ns)
+{
+	struct timespec dl;
+	int ret = 0;
+
+	deadline(&dl, timeout_ns);
+	emu_lock(e);
+	while (e->waiting < n && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&e->asleep, &e->lock, &dl);
+	ret = e->waiting >= n ? 0 : -ETIMEDOUT;
+	emu_unlock(e);
+	return ret;
 }
 
 uint32_t i915_emu_vm_ids(const struct i915_emu *e)
 {
 	uint32_t i, n = 0;
 
+	emu_lock(e);
 	for (i = 1; i < EMU_IDS; i++)
 		n += e->ids[i] != 0;
+	emu_unlock(e);
 	return n;
 }
 
 uint32_t i915_emu_vm_of_id(const struct i915_emu *e, uint32_t id)
 {
-	return id && id < EMU_IDS && e->ids[id] ? e->ids[id] - 1 : ~0u;
+	uint32_t vm;
+
+	emu_lock(e);
+	vm = id && id < EMU_IDS && e->ids[id] ? e->ids[id] - 1 : ~0u;
+	emu_unlock(e);
+	return vm;
 }
 
-uint32_t i915_emu_contexts(const struct i915_emu *e)
+static uint32_t contexts_locked(const struct i915_emu *e)
 {
 	uint32_t i, n = 0;
 
@@ -676,52 +825,91 @@ uint32_t i915_emu_contexts(const struct i915_emu *e)
 	return n;
 }
 
+uint32_t i915_emu_contexts(const struct i915_emu *e)
+{
+	uint32_t n;
+
+	emu_lock(e);
+	n = contexts_locked(e);
+	emu_unlock(e);
+	return n;
+}
+
 struct i915_emu_ctx *i915_emu_ctx(struct i915_emu *e, uint32_t ctx_id)
 {
-	return ctx_id < EMU_CTXS && e->ctxs[ctx_id].live ? &e->ctxs[ctx_id] : NULL;
+	struct i915_emu_ctx *c;
+
+	emu_lock(e);
+	c = ctx_id < EMU_CTXS && e->ctxs[ctx_id].live ? &e->ctxs[ctx_id] : NULL;
+	emu_unlock(e);
+	return c;
 }
 
 uint32_t i915_emu_objects(const struct i915_emu *e)
 {
 	uint32_t i, n = 0;
 
+	emu_lock(e);
 	for (i = 1; i <= EMU_OBJS; i++)
 		n += e->objs[i].live;
+	emu_unlock(e);
 	return n;
 }
 
 uint8_t *i915_emu_mem(const struct i915_emu *e, uint32_t handle)
 {
-	return handle && handle <= EMU_OBJS && e->objs[handle].live ? e->objs[handle].mem : NULL;
+	uint8_t *m;
+
+	emu_lock(e);
+	m = handle && handle <= EMU_OBJS && e->objs[handle].live ? e->objs[handle].mem : NULL;
+	emu_unlock(e);
+	return m;
 }
 
 uint64_t i915_emu_bound(const struct i915_emu *e, uint32_t vm, uint32_t handle)
 {
-	return vm < EMU_VMS && e->vms[vm] && handle <= EMU_OBJS ? e->vms[vm]->bound[handle] : 0;
+	uint64_t a;
+
+	emu_lock(e);
+	a = vm < EMU_VMS && e->vms[vm] && handle <= EMU_OBJS ? e->vms[vm]->bound[handle] : 0;
+	emu_unlock(e);
+	return a;
 }
 
 uint32_t i915_emu_last_exec(const struct i915_emu *e, const void **objs)
 {
+	uint32_t n;
+
+	emu_lock(e);
 	*objs = e->exec;
-	return e->nexec;
+	n = e->nexec;
+	emu_unlock(e);
+	return n;
 }
 
 const char *i915_emu_last_log(const struct i915_emu *e)
 {
-	return e->last_log;
+	return e->last_log; /* a backend logs from its creation, or once per failing wait */
 }
 
 int i915_emu_mappings(const struct i915_emu *e)
 {
-	return e->mappings;
+	int n;
+
+	emu_lock(e);
+	n = e->mappings;
+	emu_unlock(e);
+	return n;
 }
 
 int i915_emu_open_files(const struct i915_emu *e)
 {
 	int i, n = 0;
 
+	emu_lock(e);
 	for (i = 0; i < EMU_FILES; i++)
 		n += e->files[i];
+	emu_unlock(e);
 	return n;
 }
 
@@ -730,6 +918,7 @@ void i915_emu_totals(const struct i915_emu *e, struct i915_emu_totals *t)
 	uint32_t i, h;
 
 	memset(t, 0, sizeof(*t));
+	emu_lock(e);
 	for (i = 0; i < EMU_VMS; i++) {
 		if (!e->vms[i])
 			continue;
@@ -737,26 +926,27 @@ void i915_emu_totals(const struct i915_emu *e, struct i915_emu_totals *t)
 		for (h = 1; h <= EMU_OBJS; h++)
 			t->bound += e->vms[i]->bound[h] != 0;
 	}
-	t->contexts = i915_emu_contexts(e);
+	t->contexts = contexts_locked(e);
 	for (h = 1; h <= EMU_OBJS; h++) {
 		if (e->objs[h].live) {
 			t->objects++;
 			t->bytes += e->objs[h].size;
 		}
 	}
+	emu_unlock(e);
 }
 
 uint32_t i915_emu_object_at(const struct i915_emu *e, uint32_t vm, uint64_t iova)
 {
-	uint32_t h;
+	uint32_t h, found = 0;
 
-	if (vm >= EMU_VMS || !e->vms[vm])
-		return 0;
-	for (h = 1; h <= EMU_OBJS; h++) {
+	emu_lock(e);
+	for (h = 1; vm < EMU_VMS && e->vms[vm] && h <= EMU_OBJS && !found; h++) {
 		uint64_t a = e->vms[vm]->bound[h];
 
 		if (a && e->objs[h].live && iova >= a && iova - a < e->objs[h].size)
-			return h;
+			found = h;
 	}
-	return 0;
+	emu_unlock(e);
+	return found;
 }

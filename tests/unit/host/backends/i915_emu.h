@@ -5,7 +5,9 @@
  * with get/set params (create-time SETPARAM extensions, CONTEXT_GETPARAM), GEM objects with
  * real memory, and EXECBUFFER2 softpin checks (page aligned, canonical, 48-bit flag, inside the
  * GTT, no overlap inside one execbuf; older bindings in the VM that overlap are evicted, as
- * i915 does). Jobs complete at once, or are held until i915_emu_complete().
+ * i915 does). Jobs complete at once, or are held until the test completes them (GEM_WAIT
+ * then blocks until its timeout). Thread safe: a backend's completion thread calls into it
+ * while the test does.
  */
 #ifndef VIOVA_TESTS_I915_EMU_H
 #define VIOVA_TESTS_I915_EMU_H
@@ -16,8 +18,6 @@
 #include "emu_log.h"
 
 #include "drm_seam.h"
-
-
 
 struct i915_emu_config {
 	const char *name; /* "i915" */
@@ -40,7 +40,8 @@ struct i915_emu_ctx {
 	bool sseu_set;
 	uint8_t sseu[64];
 	uint32_t guilty; /* hangs this context was found guilty of (GET_RESET_STATS batch_active);
-			  * a test raises it to model a GPU hang */
+			  * a test raises it to model a GPU hang (i915_emu_complete_next does it
+			  * under the emulator's lock) */
 };
 
 struct i915_emu;
@@ -53,8 +54,18 @@ const struct drm_seam *i915_emu_seam(struct i915_emu *e);
 /* The ioctls the backend made, and error injection (emu_log.h). */
 struct emu_log *i915_emu_log(struct i915_emu *e);
 
+/* Hold jobs from now on (true), or complete the ones submitted from now on at once (false). */
+void i915_emu_set_hold(struct i915_emu *e, bool hold);
 /* Hold mode: complete every held job. */
 void i915_emu_complete(struct i915_emu *e);
+/*
+ * Hold mode: complete the oldest held job of kernel context ctx_id, first counting a hang it
+ * is guilty of when guilty (GET_RESET_STATS batch_active + 1), and wake GEM_WAIT. False if the
+ * context had no held job.
+ */
+bool i915_emu_complete_next(struct i915_emu *e, uint32_t ctx_id, bool guilty);
+/* Block until at least n GEM_WAIT calls are asleep in the emulator: 0, or -ETIMEDOUT. */
+int i915_emu_await_waiters(struct i915_emu *e, int n, uint64_t timeout_ns);
 
 /* Live VM ids (not objects), contexts, GEM objects. */
 uint32_t i915_emu_vm_ids(const struct i915_emu *e);

@@ -5,15 +5,21 @@
  * Modelled on drivers/gpu/drm/msm (msm_drv.c, msm_gem.c, msm_submitqueue.c) for semantics;
  * simplified where the backend cannot tell: objects live until GEM_CLOSE, a submit needs every
  * buffer already mapped in the file's address space (the real kernel would pick an iova for an
- * unmapped one itself; the backend never lets that happen), and waits never block (a held job
- * answers -ETIMEDOUT at once).
+ * unmapped one itself; the backend never lets that happen).
+ *
+ * Thread safe, as the kernel is: one lock over the whole model; WAIT_FENCE sleeps on a
+ * condition variable (lock dropped) until the job completes or its absolute CLOCK_MONOTONIC
+ * deadline passes, as msm_wait_fence() does, so a backend's completion thread and the test
+ * thread can both be in the "kernel" at once.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <drm/drm.h>
 #include <drm/msm_drm.h>
@@ -58,6 +64,10 @@ struct emu_file {
 };
 
 struct msm_emu {
+	pthread_mutex_t lock;  /* everything below */
+	pthread_cond_t done;   /* a job completed, a queue or file went away */
+	pthread_cond_t asleep; /* a WAIT_FENCE went to sleep (msm_emu_await_waiters) */
+	int waiting;	       /* WAIT_FENCE calls asleep now */
 	struct drm_seam seam;
 	struct msm_emu_config cfg;
 	struct emu_file *files[EMU_FILES];
@@ -68,6 +78,17 @@ struct msm_emu {
 	char last_log[512];
 	int mappings;
 };
+
+/* The test-facing getters take a const emulator; the lock is not part of what they promise. */
+static void emu_lock(const struct msm_emu *e)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&e->lock);
+}
+
+static void emu_unlock(const struct msm_emu *e)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&e->lock);
+}
 
 static struct emu_file *emu_file(const struct msm_emu *e, int fd)
 {
@@ -92,16 +113,21 @@ static int emu_open(void *cookie, const char *path, int flags)
 	(void)flags;
 	if (strncmp(path, "/dev/dri/renderD", 16) != 0)
 		return -ENOENT;
+	emu_lock(e);
 	for (i = 0; i < EMU_FILES; i++) {
 		if (!e->files[i]) {
 			e->files[i] = calloc(1, sizeof(struct emu_file));
-			if (!e->files[i])
+			if (!e->files[i]) {
+				emu_unlock(e);
 				return -ENOMEM;
+			}
 			e->files[i]->open = true;
 			e->files[i]->queues[0].live = true; /* msm's default queue */
+			emu_unlock(e);
 			return EMU_FD0 + i;
 		}
 	}
+	emu_unlock(e);
 	return -EMFILE;
 }
 
@@ -119,12 +145,18 @@ static void emu_release(struct emu_file *f)
 static int emu_close(void *cookie, int fd)
 {
 	struct msm_emu *e = cookie;
-	struct emu_file *f = emu_file(e, fd);
+	struct emu_file *f;
 
-	if (!f)
+	emu_lock(e);
+	f = emu_file(e, fd);
+	if (!f) {
+		emu_unlock(e);
 		return -EBADF;
+	}
 	emu_release(f);
 	e->files[fd - EMU_FD0] = NULL;
+	pthread_cond_broadcast(&e->done); /* a waiter on this file answers -EBADF */
+	emu_unlock(e);
 	return 0;
 }
 
@@ -292,7 +324,43 @@ static int emu_gem_info(struct msm_emu *e, struct emu_file *f, struct drm_msm_ge
 	}
 }
 
-static int emu_dispatch(struct msm_emu *e, struct emu_file *f, unsigned long req, void *arg)
+/*
+ * msm_wait_fence(): sleeps until the queue's seqno reaches the fence or the absolute deadline
+ * passes. The file and queue are looked up again after every sleep: another thread may have
+ * closed them meanwhile.
+ */
+static int emu_wait_fence(struct msm_emu *e, int fd, struct drm_msm_wait_fence *w)
+{
+	struct timespec dl = {.tv_sec = (time_t)w->timeout.tv_sec,
+			      .tv_nsec = (long)w->timeout.tv_nsec};
+	int slept = 0;
+
+	if (w->flags & ~MSM_WAIT_FENCE_FLAGS || w->timeout.tv_nsec < 0 ||
+	    w->timeout.tv_nsec >= 1000000000)
+		return -EINVAL;
+	for (;;) {
+		struct emu_file *f = emu_file(e, fd);
+		struct emu_queue *q;
+
+		if (!f)
+			return -EBADF;
+		if (w->queueid >= EMU_QUEUES || !f->queues[w->queueid].live)
+			return -ENOENT;
+		q = &f->queues[w->queueid];
+		if (w->fence > q->seq)
+			return -EINVAL; /* msm: "waiting on invalid fence" */
+		if (w->fence <= q->completed)
+			return 0;
+		if (slept == ETIMEDOUT)
+			return -ETIMEDOUT;
+		e->waiting++;
+		pthread_cond_broadcast(&e->asleep);
+		slept = pthread_cond_timedwait(&e->done, &e->lock, &dl);
+		e->waiting--;
+	}
+}
+
+static int emu_dispatch(struct msm_emu *e, int fd, struct emu_file *f, unsigned long req, void *arg)
 {
 	switch (req) {
 	case DRM_IOCTL_VERSION: {
@@ -363,6 +431,7 @@ static int emu_dispatch(struct msm_emu *e, struct emu_file *f, unsigned long req
 		if (!id || id >= EMU_QUEUES || !f->queues[id].live)
 			return -ENOENT;
 		f->queues[id].live = false;
+		pthread_cond_broadcast(&e->done); /* a waiter on it answers -ENOENT */
 		return 0;
 	}
 	case DRM_IOCTL_MSM_GEM_SUBMIT:
@@ -385,19 +454,8 @@ static int emu_dispatch(struct msm_emu *e, struct emu_file *f, unsigned long req
 		q->len = n;
 		return 0;
 	}
-	case DRM_IOCTL_MSM_WAIT_FENCE: {
-		struct drm_msm_wait_fence *w = arg;
-		struct emu_queue *q;
-
-		if (w->flags & ~MSM_WAIT_FENCE_FLAGS)
-			return -EINVAL;
-		if (w->queueid >= EMU_QUEUES || !f->queues[w->queueid].live)
-			return -ENOENT;
-		q = &f->queues[w->queueid];
-		if (w->fence > q->seq)
-			return -EINVAL; /* msm: "waiting on invalid fence" */
-		return w->fence <= q->completed ? 0 : -ETIMEDOUT;
-	}
+	case DRM_IOCTL_MSM_WAIT_FENCE:
+		return emu_wait_fence(e, fd, arg);
 	default:
 		return -ENOTTY;
 	}
@@ -406,34 +464,39 @@ static int emu_dispatch(struct msm_emu *e, struct emu_file *f, unsigned long req
 static int emu_ioctl(void *cookie, int fd, unsigned long req, void *arg)
 {
 	struct msm_emu *e = cookie;
-	struct emu_call *c = emu_log_begin(&e->log, fd, req, arg);
-	struct emu_file *f = emu_file(e, fd);
-	int err;
+	uint32_t seq = emu_log_begin(&e->log, fd, req, arg);
+	struct emu_file *f;
+	int ret;
 
+	emu_lock(e);
+	f = emu_file(e, fd);
 	if (!f)
-		return emu_log_end(c, arg, -EBADF);
-	err = emu_log_take_fail(&e->log, req);
-	return emu_log_end(c, arg, err ? err : emu_dispatch(e, f, req, arg));
+		ret = -EBADF;
+	else if (!(ret = emu_log_take_fail(&e->log, req)))
+		ret = emu_dispatch(e, fd, f, req, arg);
+	emu_unlock(e);
+	return emu_log_end(&e->log, seq, arg, ret);
 }
 
 static void *emu_mmap(void *cookie, size_t len, int prot, int flags, int fd, off_t offset, int *err)
 {
 	struct msm_emu *e = cookie;
-	struct emu_file *f = emu_file(e, fd);
-	struct emu_obj *o;
+	struct emu_file *f;
+	struct emu_obj *o = NULL;
 
 	(void)prot;
-	if (!f || !(flags & MAP_SHARED)) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	o = emu_obj(f, (uint32_t)((uint64_t)offset >> 20));
-	if (!o || (uint64_t)offset % (1u << 20) || len > o->size) {
+	emu_lock(e);
+	f = emu_file(e, fd);
+	if (f && (flags & MAP_SHARED) && (uint64_t)offset % (1u << 20) == 0)
+		o = emu_obj(f, (uint32_t)((uint64_t)offset >> 20));
+	if (!o || len > o->size) {
+		emu_unlock(e);
 		*err = -EINVAL;
 		return NULL;
 	}
 	o->mapped = true;
 	e->mappings++;
+	emu_unlock(e);
 	return o->mem;
 }
 
@@ -442,7 +505,9 @@ static int emu_munmap(void *cookie, void *addr, size_t len)
 	struct msm_emu *e = cookie;
 
 	(void)addr, (void)len;
+	emu_lock(e);
 	e->mappings--;
+	emu_unlock(e);
 	return 0;
 }
 
@@ -450,7 +515,9 @@ static void emu_log(void *cookie, const char *msg)
 {
 	struct msm_emu *e = cookie;
 
+	emu_lock(e);
 	snprintf(e->last_log, sizeof(e->last_log), "%s", msg);
+	emu_unlock(e);
 }
 
 struct msm_emu *msm_emu_new(const struct msm_emu_config *cfg)
@@ -466,9 +533,18 @@ struct msm_emu *msm_emu_new(const struct msm_emu_config *cfg)
 	    .nr_prios = 3,
 	};
 	struct msm_emu *e = calloc(1, sizeof(*e));
+	pthread_condattr_t ca;
 
 	if (!e)
 		return NULL;
+	/* WAIT_FENCE deadlines are absolute CLOCK_MONOTONIC, as in the kernel */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->done, &ca);
+	pthread_cond_init(&e->asleep, &ca);
+	pthread_condattr_destroy(&ca);
+	emu_log_init(&e->log);
 	e->cfg = cfg ? *cfg : def;
 	e->seam = (struct drm_seam){
 	    .cookie = e,
@@ -492,6 +568,10 @@ void msm_emu_free(struct msm_emu *e)
 		if (e->files[i])
 			emu_release(e->files[i]);
 	}
+	emu_log_fini(&e->log);
+	pthread_cond_destroy(&e->asleep);
+	pthread_cond_destroy(&e->done);
+	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
@@ -505,90 +585,172 @@ const struct drm_seam *msm_emu_seam(struct msm_emu *e)
 	return &e->seam;
 }
 
-
-
-
+void msm_emu_set_hold(struct msm_emu *e, bool hold)
+{
+	emu_lock(e);
+	e->cfg.hold_jobs = hold;
+	emu_unlock(e);
+}
 
 void msm_emu_complete(struct msm_emu *e)
 {
 	int i, q;
 
+	emu_lock(e);
 	for (i = 0; i < EMU_FILES; i++) {
 		if (!e->files[i])
 			continue;
 		for (q = 0; q < EMU_QUEUES; q++)
 			e->files[i]->queues[q].completed = e->files[i]->queues[q].seq;
 	}
+	pthread_cond_broadcast(&e->done);
+	emu_unlock(e);
+}
+
+uint32_t msm_emu_complete_next(struct msm_emu *e, int fd, uint32_t queue, bool fault)
+{
+	struct emu_file *f;
+	struct emu_queue *q;
+	uint32_t seq = 0;
+
+	emu_lock(e);
+	f = emu_file(e, fd);
+	if (f && queue < EMU_QUEUES) {
+		q = &f->queues[queue];
+		if (q->completed < q->seq) {
+			/* the fault is counted by the time the job shows as done, as in msm's
+			 * recovery: a waiter woken by the completion reads the new count */
+			q->faults += fault;
+			seq = ++q->completed;
+			pthread_cond_broadcast(&e->done);
+		}
+	}
+	emu_unlock(e);
+	return seq;
+}
+
+int msm_emu_await_waiters(struct msm_emu *e, int n, uint64_t timeout_ns)
+{
+	struct timespec dl;
+	uint64_t ns;
+	int ret = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	ns = (uint64_t)dl.tv_nsec + timeout_ns;
+	dl.tv_sec += (time_t)(ns / 1000000000ull);
+	dl.tv_nsec = (long)(ns % 1000000000ull);
+	emu_lock(e);
+	while (e->waiting < n && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&e->asleep, &e->lock, &dl);
+	ret = e->waiting >= n ? 0 : -ETIMEDOUT;
+	emu_unlock(e);
+	return ret;
 }
 
 void msm_emu_fault(struct msm_emu *e, int fd, uint32_t queue)
 {
-	struct emu_file *f = emu_file(e, fd);
+	struct emu_file *f;
 
+	emu_lock(e);
+	f = emu_file(e, fd);
 	if (f && queue < EMU_QUEUES)
 		f->queues[queue].faults++;
+	emu_unlock(e);
 }
 
 int msm_emu_open_files(const struct msm_emu *e)
 {
 	int i, n = 0;
 
+	emu_lock(e);
 	for (i = 0; i < EMU_FILES; i++)
 		n += e->files[i] != NULL;
+	emu_unlock(e);
 	return n;
+}
+
+static struct emu_obj *emu_obj_at(const struct msm_emu *e, int fd, uint32_t handle)
+{
+	struct emu_file *f = emu_file(e, fd);
+
+	return f ? emu_obj(f, handle) : NULL;
 }
 
 int64_t msm_emu_iova(const struct msm_emu *e, int fd, uint32_t handle)
 {
-	struct emu_file *f = emu_file(e, fd);
-	struct emu_obj *o = f ? emu_obj(f, handle) : NULL;
+	struct emu_obj *o;
+	int64_t v;
 
-	return o ? (int64_t)o->iova : -1;
+	emu_lock(e);
+	o = emu_obj_at(e, fd, handle);
+	v = o ? (int64_t)o->iova : -1;
+	emu_unlock(e);
+	return v;
 }
 
 uint32_t msm_emu_objects(const struct msm_emu *e, int fd)
 {
-	struct emu_file *f = emu_file(e, fd);
+	struct emu_file *f;
 	uint32_t i, n = 0;
 
+	emu_lock(e);
+	f = emu_file(e, fd);
 	for (i = 0; f && i < EMU_OBJS; i++)
 		n += f->objs[i].live;
+	emu_unlock(e);
 	return n;
 }
 
 uint32_t msm_emu_queues(const struct msm_emu *e, int fd)
 {
-	struct emu_file *f = emu_file(e, fd);
+	struct emu_file *f;
 	uint32_t i, n = 0;
 
+	emu_lock(e);
+	f = emu_file(e, fd);
 	for (i = 1; f && i < EMU_QUEUES; i++)
 		n += f->queues[i].live;
+	emu_unlock(e);
 	return n;
 }
 
 uint8_t *msm_emu_mem(const struct msm_emu *e, int fd, uint32_t handle)
 {
-	struct emu_file *f = emu_file(e, fd);
-	struct emu_obj *o = f ? emu_obj(f, handle) : NULL;
+	struct emu_obj *o;
+	uint8_t *mem;
 
-	return o ? o->mem : NULL;
+	emu_lock(e);
+	o = emu_obj_at(e, fd, handle);
+	mem = o ? o->mem : NULL;
+	emu_unlock(e);
+	return mem;
 }
 
 uint32_t msm_emu_last_submit(const struct msm_emu *e, const void **bos, const void **cmds)
 {
+	uint32_t n;
+
+	emu_lock(e);
 	*bos = e->sbos;
 	*cmds = e->scmds;
-	return e->snbos;
+	n = e->snbos;
+	emu_unlock(e);
+	return n;
 }
 
 const char *msm_emu_last_log(const struct msm_emu *e)
 {
-	return e->last_log;
+	return e->last_log; /* a backend logs from its creation, or once per failing wait */
 }
 
 int msm_emu_mappings(const struct msm_emu *e)
 {
-	return e->mappings;
+	int n;
+
+	emu_lock(e);
+	n = e->mappings;
+	emu_unlock(e);
+	return n;
 }
 
 void msm_emu_totals(const struct msm_emu *e, struct msm_emu_totals *t)
@@ -596,6 +758,7 @@ void msm_emu_totals(const struct msm_emu *e, struct msm_emu_totals *t)
 	int i, j;
 
 	memset(t, 0, sizeof(*t));
+	emu_lock(e);
 	for (i = 0; i < EMU_FILES; i++) {
 		const struct emu_file *f = e->files[i];
 
@@ -612,18 +775,22 @@ void msm_emu_totals(const struct msm_emu *e, struct msm_emu_totals *t)
 			t->placed += f->objs[j].iova != 0;
 		}
 	}
+	emu_unlock(e);
 }
 
 uint32_t msm_emu_object_at(const struct msm_emu *e, int fd, uint64_t iova)
 {
-	struct emu_file *f = emu_file(e, fd);
-	uint32_t i;
+	struct emu_file *f;
+	uint32_t i, h = 0;
 
-	for (i = 0; f && i < EMU_OBJS; i++) {
+	emu_lock(e);
+	f = emu_file(e, fd);
+	for (i = 0; f && i < EMU_OBJS && !h; i++) {
 		const struct emu_obj *o = &f->objs[i];
 
 		if (o->live && o->iova && iova >= o->iova && iova - o->iova < o->size)
-			return i + 1;
+			h = i + 1;
 	}
-	return 0;
+	emu_unlock(e);
+	return h;
 }

@@ -4,7 +4,9 @@
  * backend's tests. It models what the backend relies on: one GPU address space per open file
  * with seed 004's SET_IOVA rules, GEM objects with real memory (mmap returns it), submitqueues
  * with 32-bit seqno fences, and a GPU that either completes every job at once or holds jobs
- * until the test completes them (so buffers stay busy). It records every ioctl.
+ * until the test completes them (so buffers stay busy, and WAIT_FENCE blocks until its
+ * deadline). It records every ioctl. Thread safe: a backend's completion thread calls into it
+ * while the test does.
  */
 #ifndef VIOVA_TESTS_MSM_EMU_H
 #define VIOVA_TESTS_MSM_EMU_H
@@ -16,15 +18,13 @@
 
 #include "drm_seam.h"
 
-
-
 struct msm_emu_config {
 	const char *name; /* driver name (DRM_IOCTL_VERSION); "msm" */
 	int major, minor, patch;
 	bool has_va; /* MSM_PARAM_VA_START / VA_SIZE answered (per-process address spaces) */
 	uint64_t va_start, va_size;
 	uint32_t nr_prios;
-	bool hold_jobs; /* jobs stay queued until msm_emu_complete() */
+	bool hold_jobs; /* jobs stay queued until msm_emu_complete*() (msm_emu_set_hold) */
 };
 
 struct msm_emu;
@@ -39,8 +39,18 @@ const struct drm_seam *msm_emu_seam(struct msm_emu *e);
 /* The ioctls the backend made, and error injection (emu_log.h). */
 struct emu_log *msm_emu_log(struct msm_emu *e);
 
+/* Hold jobs from now on (true), or complete the ones submitted from now on at once (false). */
+void msm_emu_set_hold(struct msm_emu *e, bool hold);
 /* Hold mode: complete every job queued so far on every file. */
 void msm_emu_complete(struct msm_emu *e);
+/*
+ * Hold mode: complete the oldest held job of queue on fd, first counting a fault for it when
+ * fault (MSM_SUBMITQUEUE_PARAM_FAULTS + 1), and wake WAIT_FENCE. Returns its seqno, 0 if the
+ * queue had no held job.
+ */
+uint32_t msm_emu_complete_next(struct msm_emu *e, int fd, uint32_t queue, bool fault);
+/* Block until at least n WAIT_FENCE calls are asleep in the emulator: 0, or -ETIMEDOUT. */
+int msm_emu_await_waiters(struct msm_emu *e, int n, uint64_t timeout_ns);
 
 /* The GPU found a job of queue on fd guilty of a fault (MSM_SUBMITQUEUE_PARAM_FAULTS + 1). */
 void msm_emu_fault(struct msm_emu *e, int fd, uint32_t queue);

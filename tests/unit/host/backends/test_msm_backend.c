@@ -269,9 +269,9 @@ static void test_ctx_priority_and_clone(void **state)
 	assert_int_equal(last_queue(f).flags, 0);
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, &lo, NULL, &b), 0);
 	assert_int_equal(last_queue(f).prio, 2); /* 3 levels: the least urgent */
-	n = emu_log_count(msm_emu_log(f->emu));
+	n = emu_log_own_count(msm_emu_log(f->emu));
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, &bad, NULL, &cl), -EINVAL);
-	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n); /* refused before the kernel */
+	assert_int_equal(emu_log_own_count(msm_emu_log(f->emu)), n); /* refused before the kernel */
 
 	/* clone: SCHEDATTR copies the priority from the backend's stored parameters */
 	assert_int_equal(f->be->ops->ctx_clone(f->be, a, VIOVA_CLONE_SCHEDATTR | VIOVA_CLONE_VM,
@@ -364,9 +364,9 @@ static void test_set_iova(void **state)
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + 0x11000), -ENOSPC);
 	/* a different iova for a mapped buffer: -EBUSY without asking the kernel, which would
 	 * have dropped the old mapping (seed 004) */
-	n = emu_log_count(msm_emu_log(f->emu));
+	n = emu_log_own_count(msm_emu_log(f->emu));
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, a, VA0 + 0x40000), -EBUSY);
-	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n);
+	assert_int_equal(emu_log_own_count(msm_emu_log(f->emu)), n);
 	assert_int_equal(msm_emu_iova(f->emu, f->fd, ha), VA0 + 0x10000);
 
 	/* 0 clears */
@@ -398,11 +398,11 @@ static void test_no_sparse(void **state)
 {
 	struct fx *f = *state;
 	struct viova_be_bo *a = new_bo(f, PAGE, 0, 0);
-	uint32_t n = emu_log_count(msm_emu_log(f->emu));
+	uint32_t n = emu_log_own_count(msm_emu_log(f->emu));
 
 	assert_int_equal(f->be->ops->bind(f->be, f->vm, a, VA0, PAGE, 0, 0), -EOPNOTSUPP);
 	assert_int_equal(f->be->ops->unbind(f->be, f->vm, VA0, PAGE), -EOPNOTSUPP);
-	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n);
+	assert_int_equal(emu_log_own_count(msm_emu_log(f->emu)), n);
 	f->be->ops->bo_close(f->be, a);
 }
 
@@ -522,7 +522,8 @@ static void test_held_jobs(void **state)
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0);
 	assert_int_equal(f->be->ops->fence_completed(f->be, c), 0);
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 6, 1000), -ETIMEDOUT);
-	memcpy(&w, emu_log_last(msm_emu_log(f->emu), DRM_IOCTL_MSM_WAIT_FENCE)->arg, sizeof(w));
+	/* this thread's wait (the completion thread waits on the oldest job meanwhile) */
+	memcpy(&w, emu_log_last_own(msm_emu_log(f->emu), DRM_IOCTL_MSM_WAIT_FENCE)->arg, sizeof(w));
 	assert_int_equal(w.fence, 2); /* fence 6 is reached by the job of fence 7 */
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 8, 1000), -EINVAL); /* never submitted */
 	/* the kernel's -EBUSY for clearing a busy buffer */
@@ -584,11 +585,11 @@ static void test_submit_refusals(void **state)
 	uint32_t n;
 
 	assert_int_equal(f->be->ops->ctx_create(f->be, f->vm, NULL, NULL, &c), 0);
-	n = emu_log_count(msm_emu_log(f->emu));
+	n = emu_log_own_count(msm_emu_log(f->emu));
 	job_init(&j, a, VA0, b, 0, 1);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL); /* b has no iova */
 	assert_int_equal(f->be->ops->bo_set_iova(f->be, f->vm, b, VA0 + PAGE), 0);
-	n = emu_log_count(msm_emu_log(f->emu));
+	n = emu_log_own_count(msm_emu_log(f->emu));
 	job_init(&j, a, VA0, b, VA0 + 2 * PAGE, 1);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL); /* tables disagree */
 	job_init(&j, a, VA0, b, 0, 1);
@@ -609,7 +610,7 @@ static void test_submit_refusals(void **state)
 	job_init(&j, a, VA0, b, 0, 1);
 	j.bos[0].flags = 0;
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL);
-	assert_int_equal(emu_log_count(msm_emu_log(f->emu)), n); /* none reached the kernel */
+	assert_int_equal(emu_log_own_count(msm_emu_log(f->emu)), n); /* none reached the kernel */
 
 	/* kernel errors on submit */
 	job_init(&j, a, VA0, b, 0, 1);
@@ -619,11 +620,14 @@ static void test_submit_refusals(void **state)
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EIO);
 	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_GEM_SUBMIT, -EAGAIN);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EAGAIN);
-	/* none of them consumed the fence */
+	/* none of them consumed the fence; held, so that the wait below reaches the kernel
+	 * before the completion thread can retire the job */
+	msm_emu_set_hold(f->emu, true);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), 0);
 	assert_int_equal(f->be->ops->submit(f->be, c, &j.s), -EINVAL); /* fence 1 again */
 	emu_log_fail_next(msm_emu_log(f->emu), DRM_IOCTL_MSM_WAIT_FENCE, -ENOENT);
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 1, 0), -EIO);
+	msm_emu_complete(f->emu);
 	assert_int_equal(f->be->ops->fence_wait(f->be, c, 1, 0), 0);
 	f->be->ops->ctx_destroy(f->be, c);
 	f->be->ops->bo_close(f->be, b);

@@ -329,10 +329,19 @@ void host_ev_job_fault(void *cookie, void *ctx, uint64_t fence, uint64_t iova, i
 		__atomic_fetch_add(&h->errors_logged, 1, __ATOMIC_RELAXED);
 	else
 		__atomic_fetch_add(&h->errors_dropped, 1, __ATOMIC_RELAXED);
-	host_log(h, VIOVA_HOST_LOG_WARN,
-		 "SUBMIT (seqno %" PRIu64 ", ctx %" PRIu32 "): GPU fault at iova 0x%" PRIx64
-		 " in the job of fence %" PRIu64 " [%s]; context %" PRIu32
-		 " is lost: map every address a job touches, then destroy and recreate the context",
-		 rec.seqno, c->id, iova, fence, viova_codec_errno_name(wire), c->id);
+	if (err == -ETIMEDOUT)
+		host_log(h, VIOVA_HOST_LOG_WARN,
+			 "SUBMIT (seqno %" PRIu64 ", ctx %" PRIu32 "): the job of fence %" PRIu64
+			 " ran past the GPU time budget and was stopped at iova 0x%" PRIx64
+			 " [%s]; context %" PRIu32 " is lost: split long work into smaller jobs, "
+			 "then destroy and recreate the context",
+			 rec.seqno, c->id, fence, iova, viova_codec_errno_name(wire), c->id);
+	else
+		host_log(h, VIOVA_HOST_LOG_WARN,
+			 "SUBMIT (seqno %" PRIu64 ", ctx %" PRIu32 "): GPU fault at iova 0x%" PRIx64
+			 " in the job of fence %" PRIu64 " [%s]; context %" PRIu32
+			 " is lost: map every address a job touches, then destroy and recreate the "
+			 "context",
+			 rec.seqno, c->id, iova, fence, viova_codec_errno_name(wire), c->id);
 	pthread_mutex_unlock(&h->lock);
 }

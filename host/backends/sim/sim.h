@@ -38,6 +38,21 @@
  */
 #define SIM_MAX_JOB_WORDS 65536u
 #define SIM_MAX_QUEUED_BYTES_PER_CTX (4ull << 20)
+/*
+ * Hang-check (docs/sim.md "Hang-check"): GPU time one job may take before it is stopped with
+ * -ETIMEDOUT and its context banned, like a kernel's job timeout followed by a GPU reset. The
+ * biggest thing a sane job does -- write every byte of the 512 MiB buffer budget once -- takes
+ * about 0.4 s on a slow core with first-touch page faults (1.3 s under valgrind), so 2 s does not
+ * stop real work, while a hung context costs the other contexts of its connection 2 s, in
+ * the range of kernel timeouts (i915's heartbeat interval is 2.5 s).
+ */
+#define SIM_DEFAULT_JOB_TIMEOUT_NS 2000000000ull
+/*
+ * The worker reads the clock every this many steps (one step is at most one page of one word,
+ * so at most 64 KiB of moved bytes): a job overruns its budget by microseconds, while the clock
+ * read adds about 1% to a cache-hot fill (within run-to-run noise) and less to anything else.
+ */
+#define SIM_HANGCHECK_STEPS 16u
 /* Context parameters a clone takes when VIOVA_CLONE_FLAGS is not given (i915's defaults). */
 #define SIM_DEFAULT_PARAMS (VIOVA_CTX_BANNABLE | VIOVA_CTX_RECOVERABLE)
 
@@ -50,7 +65,8 @@
 
 /*
  * Create a sim backend instance (what viova_backend_create("sim", ...) calls).
- * config may be NULL (all defaults); each 0 field takes its default. Returns 0, -EINVAL for a
+ * config may be NULL (all defaults); each 0 field takes its default (sim_job_timeout_ns: any
+ * non-zero value is taken as is). Returns 0, -EINVAL for a
  * window or reserved region that is not page aligned, empty, wrapping, or (reserved) not inside
  * the window, -ENOMEM.
  */
@@ -69,7 +85,8 @@ struct sim_debug_stats {
 	uint32_t jobs_queued; /* queued or running */
 	uint64_t bytes;	      /* buffer memory in use */
 	uint64_t jobs_run;
-	uint64_t jobs_faulted;
+	uint64_t jobs_faulted;	 /* including the timed-out ones */
+	uint64_t jobs_timed_out; /* stopped by the hang-check */
 	uint64_t jobs_skipped;	 /* not run: the context was banned */
 	uint64_t jobs_cancelled; /* removed or stopped by ctx_destroy / destroy */
 	bool worker_started;
@@ -87,6 +104,12 @@ void sim_debug_pause(struct viova_backend *be);
 void sim_debug_resume(struct viova_backend *be);
 /* Wait until the worker is parked (0) or timeout_ns passed (-ETIMEDOUT). */
 int sim_debug_wait_parked(struct viova_backend *be, uint64_t timeout_ns);
+
+/*
+ * Change the hang-check budget of later jobs (0: the default). For tests that reach the sim
+ * through a harness that creates it with a NULL config (tests/integration/host).
+ */
+void sim_debug_set_job_timeout(struct viova_backend *be, uint64_t timeout_ns);
 
 /* What a context holds, for the clone tests. */
 struct sim_debug_ctx_info {

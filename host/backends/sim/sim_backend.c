@@ -27,6 +27,9 @@ static int sim_apply_config(struct sim_backend *sb, const struct viova_backend_c
 	sb->va_start = c.sim_va_start ? c.sim_va_start : SIM_DEFAULT_VA_START;
 	sb->va_size = c.sim_va_size ? c.sim_va_size : SIM_DEFAULT_VA_SIZE;
 	sb->max_bytes = c.sim_max_bytes ? c.sim_max_bytes : SIM_DEFAULT_MAX_BYTES;
+	sb->job_timeout_ns = c.sim_job_timeout_ns;
+	if (!sb->job_timeout_ns)
+		sb->job_timeout_ns = SIM_DEFAULT_JOB_TIMEOUT_NS;
 	if (!sim_page_aligned(sb->va_start) || !sim_page_aligned(sb->va_size) ||
 	    sb->va_start + sb->va_size < sb->va_start)
 		return -EINVAL;
@@ -431,6 +434,15 @@ int sim_debug_wait_parked(struct viova_backend *be, uint64_t timeout_ns)
 	}
 	pthread_mutex_unlock(&sb->lock);
 	return ret;
+}
+
+void sim_debug_set_job_timeout(struct viova_backend *be, uint64_t timeout_ns)
+{
+	struct sim_backend *sb = sim_of(be);
+
+	pthread_mutex_lock(&sb->lock);
+	sb->job_timeout_ns = timeout_ns ? timeout_ns : SIM_DEFAULT_JOB_TIMEOUT_NS;
+	pthread_mutex_unlock(&sb->lock);
 }
 
 void sim_debug_ctx_info(struct viova_backend *be, struct viova_be_ctx *ctx,

@@ -16,9 +16,11 @@
  *   running: each word, each page: translate (lock held) -> move bytes (lock dropped)
  *     |   unmapped / read-only  -> fault: stop at this word  (iova of the failed access)
  *     |   ctx_destroy / destroy -> cancel: stop before the next page
+ *     |   budget spent (clock read every SIM_HANGCHECK_STEPS pages) -> -ETIMEDOUT, stop there
  *     v
- *   faulted: ban if the context is not RECOVERABLE (its later jobs are skipped, fences still
- *     |      signal); job_fault(fence, iova, -EFAULT) with the lock dropped, job still queued
+ *   faulted: ban if the context is not RECOVERABLE or the job timed out (its later jobs are
+ *     |      skipped, fences still signal); job_fault(fence, iova, -EFAULT / -ETIMEDOUT) with
+ *     |      the lock dropped, job still queued
  *     v
  *   retired (lock held): bo->busy--, ctx->completed = fence, waiters woken
  *     v
@@ -30,6 +32,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sim_priv.h"
 
@@ -186,14 +189,48 @@ static struct sim_job *sim_gpu_pick(struct sim_backend *sb)
 	return best;
 }
 
-/* ---- execution --------------------------------------------------------------------------- */
+/* ---- hang-check -------------------------------------------------------------------------- */
+
+static uint64_t sim_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Saturating: a budget near UINT64_MAX means "never", not a deadline in the past. */
+static uint64_t sim_add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static void sim_hangcheck_start(struct sim_backend *sb)
+{
+	sb->hc_deadline = sim_add_sat(sim_now_ns(), sb->job_timeout_ns);
+	sb->hc_steps = 0;
+}
 
 /*
- * Called (lock held) before every page: parks while the test hook holds the GPU, and says
- * whether the job may go on (false: cancelled by ctx_destroy or the instance is stopping).
+ * The budget is GPU time: a worker held by the test hook is not running the job, so the time
+ * parked moves the deadline. Reading the clock once per SIM_HANGCHECK_STEPS steps keeps the
+ * check off the per-page path.
  */
-static bool sim_gpu_gate(struct sim_backend *sb, struct sim_job *job)
+static bool sim_hangcheck_expired(struct sim_backend *sb)
 {
+	if (++sb->hc_steps < SIM_HANGCHECK_STEPS)
+		return false;
+	sb->hc_steps = 0;
+	return sim_now_ns() >= sb->hc_deadline;
+}
+
+/* ---- execution --------------------------------------------------------------------------- */
+
+/* Park (lock held) while the test hook holds the GPU and nothing asks the job to stop. */
+static void sim_gpu_park(struct sim_backend *sb, struct sim_job *job)
+{
+	uint64_t t0 = sim_now_ns();
+
 	while (sb->paused && !job->cancel && !sb->stop) {
 		if (!sb->parked) {
 			sb->parked = true;
@@ -202,7 +239,23 @@ static bool sim_gpu_gate(struct sim_backend *sb, struct sim_job *job)
 		pthread_cond_wait(&sb->work_cv, &sb->lock);
 	}
 	sb->parked = false;
-	return !job->cancel && !sb->stop;
+	sb->hc_deadline = sim_add_sat(sb->hc_deadline, sim_now_ns() - t0);
+}
+
+/*
+ * Called (lock held) before every step (at most one page of one word): 0 to go on,
+ * -ECANCELED when ctx_destroy or destroy wants the job gone, -ETIMEDOUT when its budget is
+ * spent. Cancellation is checked first: a context being destroyed gets no fault event.
+ */
+static int sim_gpu_gate(struct sim_backend *sb, struct sim_job *job)
+{
+	if (sb->paused)
+		sim_gpu_park(sb, job);
+	if (job->cancel || sb->stop)
+		return -ECANCELED;
+	if (sim_hangcheck_expired(sb))
+		return -ETIMEDOUT;
+	return 0;
 }
 
 static void sim_gpu_access_begin(struct sim_backend *sb, struct viova_be_bo *a,
@@ -244,9 +297,12 @@ static int sim_gpu_fill(struct sim_backend *sb, struct sim_job *job, const struc
 	while (done < w->arg1) {
 		uint64_t iova = w->arg0 + done, off, run;
 		struct viova_be_bo *bo;
+		int ret = sim_gpu_gate(sb, job);
 
-		if (!sim_gpu_gate(sb, job))
-			return -ECANCELED;
+		if (ret) {
+			f->iova = iova;
+			return ret;
+		}
 		if (sim_vm_translate(sb, vm, iova, w->arg1 - done, true, &bo, &off, &run)) {
 			f->iova = iova;
 			return -EFAULT;
@@ -270,9 +326,12 @@ static int sim_gpu_copy(struct sim_backend *sb, struct sim_job *job, const struc
 		uint64_t dst = w->arg0 + done, src = w->arg1 + done;
 		uint64_t soff, srun, doff, drun;
 		struct viova_be_bo *sbo, *dbo;
+		int ret = sim_gpu_gate(sb, job);
 
-		if (!sim_gpu_gate(sb, job))
-			return -ECANCELED;
+		if (ret) {
+			f->iova = src; /* a step reads before it writes */
+			return ret;
+		}
 		if (sim_vm_translate(sb, vm, src, w->arg2 - done, false, &sbo, &soff, &srun)) {
 			f->iova = src;
 			return -EFAULT;
@@ -295,9 +354,12 @@ static int sim_gpu_write_fence(struct sim_backend *sb, struct sim_job *job,
 {
 	struct viova_be_bo *bo;
 	uint64_t off, run;
+	int ret = sim_gpu_gate(sb, job);
 
-	if (!sim_gpu_gate(sb, job))
-		return -ECANCELED;
+	if (ret) {
+		f->iova = w->arg0;
+		return ret;
+	}
 	/* 8 bytes at an 8-aligned iova never cross a page: one translation, done under the lock */
 	if (sim_vm_translate(sb, job->ctx->vm, w->arg0, 8, true, &bo, &off, &run)) {
 		f->iova = w->arg0;
@@ -335,6 +397,34 @@ static void sim_gpu_run(struct sim_backend *sb, struct sim_job *job, struct sim_
 }
 
 /*
+ * A job stopped on a fault or its hang-check (lock held on entry and exit). i915 semantics: a
+ * context that cannot recover is banned after a fault. A timeout bans whatever the params say,
+ * as a guilty drm_sched entity loses its queued jobs: otherwise every job a guest queued
+ * before the core saw the loss could hold the GPU for a full budget. job_fault is called with
+ * the lock dropped and the job still queued, so its fence is not visible yet (rule 1).
+ */
+static void sim_gpu_fault(struct sim_backend *sb, struct sim_job *job, const struct sim_fault *f)
+{
+	const struct viova_backend_events *ev = sb->base.events;
+	struct viova_be_ctx *ctx = job->ctx;
+
+	sb->st.jobs_faulted++;
+	if (f->err == -ETIMEDOUT)
+		sb->st.jobs_timed_out++;
+	ctx->faults++;
+	ctx->last_fault_iova = f->iova;
+	if (f->err == -ETIMEDOUT || !(ctx->params & VIOVA_CTX_RECOVERABLE))
+		ctx->banned = true;
+	if (!ev || !ev->job_fault || ctx->destroying)
+		return;
+	ctx->cb_inflight++;
+	pthread_mutex_unlock(&sb->lock);
+	ev->job_fault(sb->base.events_cookie, ctx->cookie, job->fence, f->iova, f->err);
+	pthread_mutex_lock(&sb->lock);
+	ctx->cb_inflight--;
+}
+
+/*
  * Retire one job (lock held on entry and exit), reporting it with the lock dropped. Order
  * (the contract of viova/backend.h):
  *
@@ -360,22 +450,8 @@ static void sim_gpu_retire(struct sim_backend *sb, struct sim_job *job, const st
 		sb->st.jobs_cancelled++;
 	} else {
 		sb->st.jobs_run++;
-		if (f->err) {
-			sb->st.jobs_faulted++;
-			ctx->faults++;
-			ctx->last_fault_iova = f->iova;
-			/* i915 semantics: a context that cannot recover is banned after a fault */
-			if (!(ctx->params & VIOVA_CTX_RECOVERABLE))
-				ctx->banned = true;
-			if (ev && ev->job_fault && !ctx->destroying) {
-				ctx->cb_inflight++;
-				pthread_mutex_unlock(&sb->lock);
-				ev->job_fault(sb->base.events_cookie, cookie, fence, f->iova,
-					      f->err);
-				pthread_mutex_lock(&sb->lock);
-				ctx->cb_inflight--;
-			}
-		}
+		if (f->err)
+			sim_gpu_fault(sb, job, f);
 	}
 	sim_job_release(sb, job);
 	ctx->completed = fence;
@@ -409,8 +485,10 @@ static void *sim_gpu_main(void *arg)
 		}
 		sb->running = job;
 		skipped = job->ctx->banned;
-		if (!skipped)
+		if (!skipped) {
+			sim_hangcheck_start(sb);
 			sim_gpu_run(sb, job, &f);
+		}
 		sb->running = NULL;
 		sim_gpu_retire(sb, job, &f, skipped);
 		free(job);

@@ -97,9 +97,9 @@ struct viova_be_ctx {
 	uint32_t engines; /* engine map: number of engines (SIM_DEFAULT_ENGINES) */
 	uint32_t sseu;	  /* slice mask */
 	uint64_t last_submitted;
-	uint64_t completed; /* last fence that signalled (state, before the event) */
-	uint64_t reported;  /* last fence given to events->fence_signaled */
-	uint32_t queued;    /* jobs queued or running */
+	uint64_t completed;    /* last fence that signalled (state, before the event) */
+	uint64_t reported;     /* last fence given to events->fence_signaled */
+	uint32_t queued;       /* jobs queued or running */
 	uint64_t queued_bytes; /* their records, against SIM_MAX_QUEUED_BYTES_PER_CTX */
 	uint32_t cb_inflight;
 	uint32_t faults;
@@ -125,8 +125,9 @@ struct sim_job {
 
 /* Why a job stopped. */
 struct sim_fault {
-	int err; /* 0, -EFAULT (translation / permission fault), -ECANCELED */
-	uint64_t iova;
+	/* 0, -EFAULT (translation / permission fault), -ETIMEDOUT (hang-check), -ECANCELED */
+	int err;
+	uint64_t iova; /* -EFAULT: the failed access; -ETIMEDOUT: the next one the job would make */
 	uint32_t word;
 };
 
@@ -137,6 +138,7 @@ struct sim_backend {
 	uint64_t va_start, va_size;
 	uint64_t res_start, res_size;
 	uint64_t max_bytes;
+	uint64_t job_timeout_ns; /* hang-check budget (test hook may change it, lock held) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv; /* worker: job queued, resume, cancel, stop */
@@ -149,6 +151,8 @@ struct sim_backend {
 	bool paused; /* test hook: the worker parks before its next page / job start */
 	bool parked;
 	struct sim_job *running;
+	uint64_t hc_deadline;	       /* CLOCK_MONOTONIC ns at which the running job times out */
+	uint32_t hc_steps;	       /* steps since the last clock read */
 	struct viova_be_bo *access[2]; /* buffers the worker is touching outside the lock */
 	uint32_t access_waiters;
 

@@ -217,6 +217,7 @@ struct viova_backend_config {
 	uint64_t sim_reserved_start; /* sim: kernel-reserved region inside the window */
 	uint64_t sim_reserved_size;
 	uint64_t sim_max_bytes; /* sim: total bytes of buffer memory (0: default) */
+	uint64_t sim_job_timeout_ns; /* sim: hang-check budget of one job (0: default 2 s) */
 };
 
 /*

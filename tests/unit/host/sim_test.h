@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim_test.h - helpers shared by test_sim_backend.c and test_sim_gpu.c: an event recorder
- * (events arrive on the sim GPU's thread), job-word builders and a teardown check that every
- * counter of the instance is back to zero.
+ * sim_test.h - helpers shared by test_sim_backend.c, test_sim_gpu.c and test_sim_gpu_hang.c:
+ * an event recorder (events arrive on the sim GPU's thread), job-word builders and a teardown
+ * check that every counter of the instance is back to zero.
  */
 #ifndef VIOVA_SIM_TEST_H
 #define VIOVA_SIM_TEST_H
@@ -177,6 +177,29 @@ static inline bool ev_wait_fence(struct ev_log *l, void *ctx, uint64_t fence, ui
 		if (ok || pthread_cond_timedwait(&l->cv, &l->lock, &dl) == ETIMEDOUT)
 			break;
 	}
+	pthread_mutex_unlock(&l->lock);
+	return ok;
+}
+
+/* Wait (bounded) until at least n faults arrived; false on timeout. */
+static inline bool ev_wait_faults(struct ev_log *l, uint32_t n, uint64_t timeout_ns)
+{
+	struct timespec dl;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += (time_t)(timeout_ns / SEC);
+	dl.tv_nsec += (long)(timeout_ns % SEC);
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&l->lock);
+	while (l->nfaults < n) {
+		if (pthread_cond_timedwait(&l->cv, &l->lock, &dl) == ETIMEDOUT)
+			break;
+	}
+	ok = l->nfaults >= n;
 	pthread_mutex_unlock(&l->lock);
 	return ok;
 }

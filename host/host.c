@@ -235,7 +235,7 @@ static void run_command(struct viova_host *h, const struct viova_codec_cmd *cmd)
 	host_report_failure(h, ret);
 }
 
-static void reap_all(struct viova_host *h)
+void host_reap_all(struct viova_host *h)
 {
 	uint32_t i;
 
@@ -260,7 +260,7 @@ int viova_host_process(struct viova_host *h, const void *batch, size_t len)
 	h->batches++;
 	h->last_error[0] = '\0';
 	if (h->zombies)
-		reap_all(h);
+		host_reap_all(h);
 
 	cfg = (struct viova_codec_dec_config){
 	    .host_minor = VIOVA_WIRE_MINOR,
@@ -340,6 +340,7 @@ int viova_host_create(const struct viova_host_config *cfg, struct viova_host **o
 	h->transport_cookie = cfg->transport_cookie;
 	h->log = cfg->log;
 	h->log_cookie = cfg->log_cookie;
+	snprintf(h->name, sizeof(h->name), "%s", cfg->name ? cfg->name : "this device");
 	h->events.fence_signaled = host_ev_fence_signaled;
 	h->events.job_fault = host_ev_job_fault;
 
@@ -377,6 +378,7 @@ int viova_host_create(const struct viova_host_config *cfg, struct viova_host **o
 	h->caps.max_mappings = h->q.max_mappings;
 	h->caps.max_bytes = h->q.max_bytes;
 	h->caps.clone_flags &= VIOVA_CLONE_ALL;
+	host_budget_attach(h, cfg->budget);
 	*out = h;
 	return 0;
 
@@ -403,6 +405,7 @@ void viova_host_destroy(struct viova_host *h)
 	if (h->nvms)
 		host_log(h, VIOVA_HOST_LOG_WARN,
 			 "teardown: %" PRIu32 " VMs outlived every context (host bug)", h->nvms);
+	host_budget_detach(h);
 	h->backend_calls++;
 	h->be->ops->destroy(h->be);
 	if (h->resp_mem && h->resp_unmap)

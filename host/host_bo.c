@@ -138,8 +138,15 @@ int host_cmd_gem_new(struct viova_host *h, const struct viova_cmd_gem_new *cmd)
 	ret = bo_slot(h, c, &i);
 	if (ret)
 		return ret;
+	/* The daemon budget is charged last before the backend: nothing to undo if it refuses. */
+	ret = host_budget_take_buffer(h, cmd->size);
+	if (ret) {
+		bo_slot_free(c, i);
+		return ret;
+	}
 	ret = HOST_BE(h, bo_create, c->vm->be, cmd->size, cmd->flags, &be);
 	if (ret) {
+		host_budget_put_buffer(h, cmd->size);
 		bo_slot_free(c, i);
 		return host_reject(h, ret, cmd->buf_id, cmd->size,
 				   "backend %s could not create buffer %" PRIu32 " of 0x%" PRIx64
@@ -156,6 +163,7 @@ int host_cmd_gem_new(struct viova_host *h, const struct viova_cmd_gem_new *cmd)
 		if (ret) {
 			/* Both or neither: the buffer goes again. */
 			HOST_BE(h, bo_close, be);
+			host_budget_put_buffer(h, cmd->size);
 			bo_slot_free(c, i);
 			return ret;
 		}
@@ -192,6 +200,7 @@ void host_bo_unmap_all(struct viova_host *h, struct host_ctx *c, uint32_t i)
 			host_vs_remove_whole(vm, &m, 1);
 			bo->nmaps = 0;
 			c->nmappings--;
+			host_budget_put_maps(h, 1);
 			break;
 		}
 		if (!viova_va_space_obj_mapped(vm->vs, key))
@@ -233,6 +242,7 @@ void host_bo_unmap_all(struct viova_host *h, struct host_ctx *c, uint32_t i)
 		}
 		bo->nmaps -= count;
 		c->nmappings -= count;
+		host_budget_put_maps(h, count);
 	}
 	bo->wvm = NULL;
 }
@@ -245,6 +255,7 @@ void host_bo_release(struct viova_host *h, struct host_ctx *c, uint32_t i)
 	HOST_BE(h, bo_close, bo->be);
 	c->nbufs--;
 	c->bytes -= bo->size;
+	host_budget_put_buffer(h, bo->size);
 	bo_slot_free(c, i);
 }
 

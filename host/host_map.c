@@ -73,14 +73,17 @@ int host_map_whole(struct viova_host *h, struct host_ctx *c, struct host_vm *vm,
 	int ret;
 
 	if (host_check_aligned(h, "iova", iova, h->caps.min_alignment) ||
-	    host_quota_mappings_reap(h, c, 1))
+	    host_quota_mappings_reap(h, c, 1) || host_budget_take_maps(h, 1, true))
 		return h->fail.err;
 	/* Insert first: one tree descent checks window, reserved region and overlap. */
 	ret = viova_va_space_insert(vm->vs, &m, &why);
-	if (ret)
+	if (ret) {
+		host_budget_put_maps(h, 1);
 		return host_reject_range(h, c, vm_name, &why);
+	}
 	ret = HOST_BE(h, bo_set_iova, vm->be, bo->be, iova);
 	if (ret) {
+		host_budget_put_maps(h, 1);
 		host_vs_remove_whole(vm, &m, bo->nmaps + 1);
 		return host_reject(h, ret, iova, bo->size,
 				   "backend %s refused to map buffer %" PRIu32 " (0x%" PRIx64
@@ -121,6 +124,7 @@ static int clear_whole(struct viova_host *h, struct host_ctx *c, struct host_vm 
 	host_vs_remove_whole(vm, &m, bo->nmaps);
 	bo->nmaps--;
 	c->nmappings--;
+	host_budget_put_maps(h, 1);
 	if (bo->wvm == vm)
 		bo->wvm = NULL;
 	return 0;
@@ -204,11 +208,26 @@ static int check_ops(struct viova_host *h, struct host_ctx *c, uint32_t vm_name,
 					   ": wait for that fence first",
 					   owner, va->addr, va->range, bo->busy_fence);
 	}
-	return host_quota_mappings(h, c, *delta);
+	if (host_quota_mappings(h, c, *delta))
+		return h->fail.err;
+	/* Growth is charged now (undone by uncheck_ops); shrinking is returned by commit_ops. */
+	return *delta > 0 ? host_budget_take_maps(h, (uint32_t)*delta, false) : 0;
 }
 
-/* Apply the checked op list and move the per-buffer and per-context mapping counts with it. */
-static void commit_ops(struct viova_host *h, struct host_ctx *c, struct host_vm *vm)
+/* The op list checked by check_ops will not be applied: drop it and return its charge. */
+static void uncheck_ops(struct viova_host *h, int64_t delta)
+{
+	viova_va_ops_reset(h->ops);
+	if (delta > 0)
+		host_budget_put_maps(h, (uint32_t)delta);
+}
+
+/*
+ * Apply the checked op list and move the per-buffer and per-context mapping counts with it;
+ * delta is check_ops' sum of the changes.
+ */
+static void commit_ops(struct viova_host *h, struct host_ctx *c, struct host_vm *vm,
+		       int64_t delta)
 {
 	uint32_t k, n = viova_va_ops_count(h->ops);
 
@@ -227,6 +246,8 @@ static void commit_ops(struct viova_host *h, struct host_ctx *c, struct host_vm 
 		c->nmappings += d;
 	}
 	viova_va_space_apply(vm->vs, h->ops);
+	if (delta < 0)
+		host_budget_put_maps(h, (uint32_t)-delta);
 }
 
 int host_cmd_vm_bind(struct viova_host *h, const struct viova_cmd_vm_bind *cmd)
@@ -274,14 +295,14 @@ int host_cmd_vm_bind(struct viova_host *h, const struct viova_cmd_vm_bind *cmd)
 	}
 	ret = HOST_BE(h, bind, vm->be, bo->be, cmd->addr, cmd->range, cmd->buf_offset, cmd->flags);
 	if (ret) {
-		viova_va_ops_reset(h->ops);
+		uncheck_ops(h, delta);
 		return host_reject(h, ret, cmd->addr, cmd->range,
 				   "backend %s refused to bind 0x%" PRIx64 "+0x%" PRIx64
 				   " of buffer %" PRIu32 " at 0x%" PRIx64 " in VM %" PRIu32,
 				   h->be->ops->name, cmd->buf_offset, cmd->range, bo->id, cmd->addr,
 				   vm_name);
 	}
-	commit_ops(h, c, vm);
+	commit_ops(h, c, vm, delta);
 	return 0;
 }
 
@@ -318,12 +339,12 @@ int host_cmd_vm_unbind(struct viova_host *h, const struct viova_cmd_vm_unbind *c
 		return 0; /* nothing mapped there: nothing to tell the backend */
 	ret = HOST_BE(h, unbind, vm->be, cmd->addr, cmd->range);
 	if (ret) {
-		viova_va_ops_reset(h->ops);
+		uncheck_ops(h, delta);
 		return host_reject(h, ret, cmd->addr, cmd->range,
 				   "backend %s refused to unbind 0x%" PRIx64 "+0x%" PRIx64
 				   " in VM %" PRIu32,
 				   h->be->ops->name, cmd->addr, cmd->range, vm_name);
 	}
-	commit_ops(h, c, vm);
+	commit_ops(h, c, vm, delta);
 	return 0;
 }

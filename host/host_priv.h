@@ -162,6 +162,15 @@ struct viova_host {
 	void *transport_cookie;
 	viova_host_log_fn log;
 	void *log_cookie;
+	/*
+	 * Device budget use: what this host has charged (to itself and, with a daemon budget,
+	 * to that too) for all its contexts. Connection thread only; host_budget.c moves them.
+	 */
+	uint32_t nbufs;
+	uint32_t nmappings;
+	uint64_t bytes;
+	struct viova_host_budget *budget; /* daemon budget (a reference), or NULL */
+	char name[32];			  /* for budget messages */
 
 	/* Guards the response area's error ring and context slots, and host_ctx.live, against
 	 * backend event threads. Never held while calling the backend. */
@@ -277,6 +286,8 @@ void host_bo_unmap_all(struct viova_host *h, struct host_ctx *c, uint32_t i);
 void host_bo_release(struct viova_host *h, struct host_ctx *c, uint32_t i);
 /* Release zombies of c whose jobs completed. */
 void host_bo_reap(struct viova_host *h, struct host_ctx *c);
+/* host_bo_reap() for every live context (host.c). */
+void host_reap_all(struct viova_host *h);
 
 /* ------------------------------------------------------------------------------------------ */
 /* host_validate.c                                                                             */
@@ -359,5 +370,46 @@ int host_quota_mappings_reap(struct viova_host *h, struct host_ctx *c, int64_t d
 int host_quota_vms(struct viova_host *h, struct host_ctx *c);
 /* Apply defaults and limits to cfg quotas: 0 or -EINVAL. */
 int host_quota_init(struct viova_host_quotas *q, const struct viova_host_quotas *cfg);
+
+/* ------------------------------------------------------------------------------------------ */
+/* host_budget.c                                                                               */
+
+/*
+ * The charge side of the quotas: host_quota_*() check the context quota and the device budget
+ * (connection thread, nothing shared); host_budget_take_*() then charge the device counters
+ * and the daemon budget (atomic, shared), which may still refuse with EDQUOT. Each take is
+ * matched by exactly one put when the object goes, or when the command fails afterwards.
+ */
+/* Charge one buffer of size bytes; stages EDQUOT naming the daemon budget. */
+int host_budget_take_buffer(struct viova_host *h, uint64_t size);
+void host_budget_put_buffer(struct viova_host *h, uint64_t size);
+/* host_budget_take_maps() / _put_maps() with a daemon budget (out of line). */
+int host_budget_take_maps_shared(struct viova_host *h, uint32_t n, bool may_reap);
+void host_budget_put_maps_shared(struct viova_host *h, uint32_t n);
+/*
+ * Charge n mappings. may_reap: no op list or tracker change is pending, so completed zombies
+ * may be released to make room before refusing (GEM_NEW, SET_IOVA; not VM_BIND/UNBIND).
+ * Inline: SET_IOVA's hot path, where a call per command is measurable.
+ */
+static inline int host_budget_take_maps(struct viova_host *h, uint32_t n, bool may_reap)
+{
+	if (h->budget)
+		return host_budget_take_maps_shared(h, n, may_reap);
+	h->nmappings += n;
+	return 0;
+}
+static inline void host_budget_put_maps(struct viova_host *h, uint32_t n)
+{
+	if (h->budget)
+		host_budget_put_maps_shared(h, n);
+	else
+		h->nmappings -= n;
+}
+/* At viova_host_create: hold a reference to b (may be NULL). */
+void host_budget_attach(struct viova_host *h, struct viova_host_budget *b);
+/* At viova_host_destroy, after every context: return what is left (a bug if any), unref. */
+void host_budget_detach(struct viova_host *h);
+/* "4 GiB", "4.06 GiB", "12 KiB", "100 B": sizes in budget messages. */
+const char *host_fmt_size(char *buf, size_t len, uint64_t v);
 
 #endif /* VIOVA_HOST_PRIV_H */

@@ -36,6 +36,10 @@ struct daemon_opts {
 	uint32_t max_pending;	  /* connections not (yet) guests */
 	uint32_t hello_timeout_ms;
 	uint32_t max_batch_size; /* 0: the host core's default */
+	/* --max-device-*: every host's device budget (0: the host core's default) */
+	struct viova_host_quotas quotas;
+	/* --max-total-*: the daemon budget shared by every host (0: unlimited) */
+	struct viova_host_budget_limits total;
 	bool verbose;
 	const char *vhost_path; /* --socket-path: vhost-user-gpu mode, listening */
 	int vhost_fd;		/* --fd: vhost-user-gpu mode on an inherited socket; -1: none */
@@ -46,6 +50,8 @@ struct daemon_conn;
 /* Daemon-wide state; the lock protects the connection lists, the counts and the totals. */
 struct daemon {
 	struct daemon_opts opts;
+	/* Shared by every connection's host; created before the first, outlives them (refs). */
+	struct viova_host_budget *budget;
 	pthread_mutex_t lock;
 	pthread_cond_t conns_done; /* CLOCK_MONOTONIC; broadcast when a connection ends */
 	int wake_fd;		   /* eventfd: a connection ended or became a guest */

@@ -64,6 +64,8 @@ static void usage(FILE *f)
 		"       viova-host --print-capabilities\n"
 		"                  [--max-connections N] [--max-pending N]\n"
 		"                  [--hello-timeout-ms MS] [--max-batch-size BYTES]\n"
+		"                  [--max-device-{bytes,buffers,mappings} N]\n"
+		"                  [--max-total-{bytes,buffers,mappings} N]\n"
 		"\n"
 		"Serve viova guests (libviova-guest, URI unix:PATH) on a unix socket.\n"
 		"\n"
@@ -80,6 +82,17 @@ static void usage(FILE *f)
 		"  --hello-timeout-ms MS   a connection must send HELLO or STATS within MS\n"
 		"                          (default 5000)\n"
 		"  --max-batch-size BYTES  largest batch a guest may send (default 1 MiB)\n"
+		"  --max-device-bytes SIZE bytes of live buffers one guest device (socket\n"
+		"                          connection, or virtio-gpu context) may hold over all\n"
+		"                          its contexts (default 4G; SIZE takes K, M, G, T)\n"
+		"  --max-device-buffers N  live buffers per device (default 262144)\n"
+		"  --max-device-mappings N live mappings per device (default 262144)\n"
+		"  --max-total-bytes SIZE  bytes of live buffers of all guests together\n"
+		"                          (default 16G; 0 = unlimited)\n"
+		"  --max-total-buffers N   live buffers of all guests (default 1048576; 0 = no limit)\n"
+		"  --max-total-mappings N  live mappings of all guests (default 1048576; 0 = no\n"
+		"                          limit). A command over any budget fails with EDQUOT\n"
+		"                          naming it (docs/security.md, \"Budgets\")\n"
 		"  --socket-path PATH      vhost-user-gpu back-end for QEMU: listen on PATH,\n"
 		"                          one front-end connection after another\n"
 		"  --fd N                  vhost-user-gpu back-end on the inherited socket N\n"
@@ -101,6 +114,34 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A byte count with an optional binary suffix: 4096, 64K, 512M, 4G, 1T (also "4GiB"). */
+static int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end && (u = strchr(units, *end & ~0x20)) != NULL) {
+		shift = 10 * (unsigned)(u - units + 1);
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	v <<= shift;
+	if (v < min || v > max)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -136,9 +177,71 @@ static int probe_backend(const struct daemon_opts *o)
 	return 0;
 }
 
+/* Long options without a short letter. */
+enum {
+	OPT_DEV_BYTES = 256,
+	OPT_DEV_BUFFERS,
+	OPT_DEV_MAPPINGS,
+	OPT_TOTAL_BYTES,
+	OPT_TOTAL_BUFFERS,
+	OPT_TOTAL_MAPPINGS,
+};
+
+/* Defaults of the daemon budget (docs/security.md, "Budgets", says why). */
+#define DEF_TOTAL_BYTES (16ull << 30)
+#define DEF_TOTAL_OBJECTS (1ull << 20)
+/* Device budgets: the host core's limit for a count (viova_host_quotas). */
+#define MAX_DEVICE_OBJECTS (1u << 26)
+
+static const char *const budget_flag[] = {"device-bytes", "device-buffers", "device-mappings",
+					  "total-bytes",  "total-buffers",  "total-mappings"};
+
+/* --max-device-* / --max-total-*: 0 on success, else the exit status (message printed). */
+static int parse_budget(int ch, const char *arg, struct daemon_opts *o)
+{
+	uint64_t v;
+
+	switch (ch) {
+	case OPT_DEV_BYTES:
+		if (parse_size(arg, 4096, INT64_MAX, &o->quotas.max_device_bytes))
+			break;
+		return 0;
+	case OPT_DEV_BUFFERS:
+	case OPT_DEV_MAPPINGS:
+		if (parse_size(arg, 1, MAX_DEVICE_OBJECTS, &v))
+			break;
+		*(ch == OPT_DEV_BUFFERS ? &o->quotas.max_device_buffers
+					: &o->quotas.max_device_mappings) = (uint32_t)v;
+		return 0;
+	case OPT_TOTAL_BYTES:
+		if (parse_size(arg, 0, INT64_MAX, &o->total.max_bytes))
+			break;
+		return 0;
+	case OPT_TOTAL_BUFFERS:
+		if (parse_size(arg, 0, UINT32_MAX, &o->total.max_buffers))
+			break;
+		return 0;
+	default:
+		if (parse_size(arg, 0, UINT32_MAX, &o->total.max_mappings))
+			break;
+		return 0;
+	}
+	fprintf(stderr,
+		"viova-host: --max-%s %s: use a number with an optional K/M/G/T suffix (device "
+		"budgets: bytes >= 4096, counts 1..%u; total budgets: 0 = unlimited)\n",
+		budget_flag[ch - OPT_DEV_BYTES], arg, MAX_DEVICE_OBJECTS);
+	return 2;
+}
+
 static int parse_args(int argc, char **argv, struct daemon_opts *o)
 {
 	static const struct option longopts[] = {
+	    {"max-device-bytes", required_argument, NULL, OPT_DEV_BYTES},
+	    {"max-device-buffers", required_argument, NULL, OPT_DEV_BUFFERS},
+	    {"max-device-mappings", required_argument, NULL, OPT_DEV_MAPPINGS},
+	    {"max-total-bytes", required_argument, NULL, OPT_TOTAL_BYTES},
+	    {"max-total-buffers", required_argument, NULL, OPT_TOTAL_BUFFERS},
+	    {"max-total-mappings", required_argument, NULL, OPT_TOTAL_MAPPINGS},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"backend", required_argument, NULL, 'b'},
 	    {"device", required_argument, NULL, 'd'},
@@ -160,8 +263,20 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	o->max_pending = 16;
 	o->hello_timeout_ms = 5000;
 	o->vhost_fd = -1;
+	o->total.max_bytes = DEF_TOTAL_BYTES;
+	o->total.max_buffers = DEF_TOTAL_OBJECTS;
+	o->total.max_mappings = DEF_TOTAL_OBJECTS;
 	while ((ch = getopt_long(argc, argv, "l:b:d:c:s:p:t:vh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case OPT_DEV_BYTES:
+		case OPT_DEV_BUFFERS:
+		case OPT_DEV_MAPPINGS:
+		case OPT_TOTAL_BYTES:
+		case OPT_TOTAL_BUFFERS:
+		case OPT_TOTAL_MAPPINGS:
+			if (parse_budget(ch, optarg, o))
+				return 2;
+			break;
 		case 'l':
 			if (strncmp(optarg, "unix:", 5) != 0 || !optarg[5]) {
 				fprintf(stderr,
@@ -419,8 +534,16 @@ int main(int argc, char **argv)
 		return ret == 1 ? 0 : ret;
 	if (probe_backend(&d.opts))
 		return 1;
-	if (!d.opts.listen_path)
-		return vhost_server_run(&d);
+	ret = viova_host_budget_create(&d.opts.total, &d.budget);
+	if (ret) {
+		fprintf(stderr, "viova-host: daemon budget: %s\n", strerror(-ret));
+		return 1;
+	}
+	if (!d.opts.listen_path) {
+		ret = vhost_server_run(&d);
+		viova_host_budget_destroy(d.budget);
+		return ret;
+	}
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -511,5 +634,6 @@ int main(int argc, char **argv)
 		   d.connections_total, d.batches, d.rejected);
 	pthread_cond_destroy(&d.conns_done);
 	pthread_mutex_destroy(&d.lock);
+	viova_host_budget_destroy(d.budget);
 	return 0;
 }

@@ -380,6 +380,7 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 	const char *refusal;
 	uint32_t status;
 	char why[VIOVA_SOCK_MESSAGE_SIZE];
+	char name[32];
 	uint8_t *buf;
 	size_t cap;
 	int ret;
@@ -418,6 +419,10 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 	cfg.backend_config = &backend_config;
 	cfg.backend_create = tap_backend_create;
 	cfg.max_batch_size = d->opts.max_batch_size;
+	cfg.quotas = d->opts.quotas;
+	cfg.budget = d->budget;
+	snprintf(name, sizeof(name), "connection %" PRIu64, c->id);
+	cfg.name = name;
 	cfg.resp_map = resp_map;
 	cfg.transport_cookie = c;
 	cfg.log = host_log;

@@ -273,6 +273,7 @@ static uint32_t cmd_ctx_create(struct viova_vgpu *vg, const struct virtio_gpu_ct
 	uint32_t capset = cmd->context_init & VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK;
 	struct viova_host_config hc = vg->host_cfg;
 	struct vgpu_ctx *c;
+	char name[32];
 	uint32_t slot;
 	int ret;
 
@@ -315,6 +316,8 @@ static uint32_t cmd_ctx_create(struct viova_vgpu *vg, const struct virtio_gpu_ct
 	hc.resp_map = vg_resp_map;
 	hc.resp_unmap = vg_resp_unmap;
 	hc.transport_cookie = c;
+	snprintf(name, sizeof(name), "virtio-gpu context %u", ctx_id);
+	hc.name = name;
 	ret = viova_host_create(&hc, &c->host);
 	if (ret) {
 		vg_log(vg, VIOVA_HOST_LOG_ERROR, "CTX_CREATE %u: libviova-host: %s", ctx_id,
@@ -712,6 +715,8 @@ int viova_vgpu_create(const struct viova_vgpu_config *cfg, struct viova_vgpu **o
 	vg->host_cfg.resp_map = NULL;
 	vg->host_cfg.resp_unmap = NULL;
 	vg->host_cfg.transport_cookie = NULL;
+	/* each context's host gets its own name; the budget must outlive vg (the caller's) */
+	vg->host_cfg.name = NULL;
 	if (cfg) {
 		vg->log = cfg->log;
 		vg->log_cookie = cfg->log_cookie;

@@ -291,6 +291,8 @@ int vhost_server_run(struct daemon *d)
 
 	hc.backend = d->opts.backend;
 	hc.backend_config = &bc;
+	hc.quotas = d->opts.quotas;
+	hc.budget = d->budget;
 	ret = viova_vgpu_create(&vc, &vg);
 	if (ret) {
 		fprintf(stderr, "viova-host: virtio-gpu device model (backend %s): %s\n",

@@ -43,7 +43,11 @@ struct viova_host;
 
 /*
  * Quotas. max_contexts bounds both the context ids (1..max_contexts) and the number of live
- * contexts of the connection; the others hold per guest context. 0 selects the default.
+ * contexts of the connection; max_vms .. max_bytes hold per guest context; the max_device_*
+ * budgets hold for the sum over every context of the host (one guest device or connection):
+ * without them a guest could hold max_contexts times the per-context quotas. Buffers closed
+ * while a job still uses them count until released. 0 selects the default
+ * (docs/security.md, "Budgets", says why these values).
  */
 struct viova_host_quotas {
 	uint32_t max_contexts; /* default 64, at most 4096 */
@@ -52,7 +56,62 @@ struct viova_host_quotas {
 	uint32_t
 	    max_mappings;   /* live mappings per context (SET_IOVA + bind pieces); default 65536 */
 	uint64_t max_bytes; /* bytes of live buffers per context; default 1 GiB */
+	uint32_t max_device_buffers;  /* live buffers, all contexts; default 262144, <= 2^26 */
+	uint32_t max_device_mappings; /* live mappings, all contexts; default 262144, <= 2^26 */
+	uint64_t max_device_bytes;    /* bytes of live buffers, all contexts; default 4 GiB */
 };
+
+/*
+ * DOC: the daemon budget
+ *
+ * One struct viova_host_budget is shared by every host a process creates (viova-host makes one
+ * at startup and hands it to each connection): buffers, their bytes and mappings of all guests
+ * together stay under its limits, so many guests cannot together exhaust the host even when
+ * each stays inside its own quotas. A host charges it together with its context and device
+ * counters, in the same command, and returns each charge when the object goes (close, clear,
+ * unbind, context destroy, host destroy). A command that would exceed it fails with EDQUOT
+ * and changes nothing. Thread-safe: hosts on different threads charge it with atomic
+ * compare-and-swap (no lock); the totals never exceed a limit, even transiently.
+ */
+struct viova_host_budget;
+
+/* Limits of a daemon budget; 0 = unlimited (still counted). */
+struct viova_host_budget_limits {
+	uint64_t max_bytes;    /* bytes of live buffers */
+	uint64_t max_buffers;  /* live buffers (closed-but-busy ones included) */
+	uint64_t max_mappings; /* live mappings (SET_IOVA mappings + bind pieces) */
+};
+
+/* What a daemon budget holds right now. */
+struct viova_host_budget_usage {
+	struct viova_host_budget_limits limits;
+	uint64_t bytes;
+	uint64_t buffers;
+	uint64_t mappings;
+	uint32_t hosts; /* hosts created with this budget and not yet destroyed */
+};
+
+/*
+ * viova_host_budget_create - a daemon budget with limits (NULL: every limit unlimited).
+ * @out: the budget; the caller holds one reference, dropped by viova_host_budget_destroy().
+ *       Each viova_host_create() with it takes another, dropped by viova_host_destroy(), so
+ *       the budget may be released by its creator before the hosts that use it.
+ *
+ * Returns 0; -EINVAL NULL @out; -ENOMEM.
+ */
+int viova_host_budget_create(const struct viova_host_budget_limits *limits,
+			     struct viova_host_budget **out);
+
+/* viova_host_budget_destroy - drop the creator's reference (freed with the last one). */
+void viova_host_budget_destroy(struct viova_host_budget *b);
+
+/*
+ * viova_host_budget_usage - a snapshot of b's counters; any thread. Each counter is read
+ * atomically, the set is not (another thread may be charging meanwhile).
+ * Returns 0 or -EINVAL (NULL argument).
+ */
+int viova_host_budget_usage(const struct viova_host_budget *b,
+			    struct viova_host_budget_usage *out);
 
 /* Log levels of the log callback. */
 #define VIOVA_HOST_LOG_ERROR 0 /* a command failed; the message names value, bound and fix */
@@ -99,6 +158,11 @@ struct viova_host_config {
 	void *transport_cookie; /* passed to resp_map / resp_unmap */
 	viova_host_log_fn log;	/* may be NULL */
 	void *log_cookie;
+	/* Daemon budget shared with other hosts (NULL: none); the host holds a reference. */
+	struct viova_host_budget *budget;
+	/* What this host is called in budget messages, e.g. "connection 5"; copied, at most 31
+	 * bytes kept; NULL = "this device". */
+	const char *name;
 };
 
 /*

@@ -411,8 +411,12 @@ static inline int ht_send(struct ht *t)
 	return ret;
 }
 
-/* Create a host with quotas q (NULL: defaults) and attach the response area. */
-static inline struct ht *ht_new_q(const struct viova_host_quotas *q)
+/*
+ * Create a host with quotas q (NULL: defaults), sharing the daemon budget b (NULL: none), named
+ * name in budget messages (NULL: the host's default), and attach the response area.
+ */
+static inline struct ht *ht_new_qb(const struct viova_host_quotas *q, struct viova_host_budget *b,
+				   const char *name)
 {
 	struct ht *t = calloc(1, sizeof(*t));
 	struct viova_host_config cfg = {0};
@@ -445,6 +449,8 @@ static inline struct ht *ht_new_q(const struct viova_host_quotas *q)
 	cfg.log = ht_log;
 	cfg.log_cookie = t;
 	cfg.max_batch_size = HT_BATCH_SIZE;
+	cfg.budget = b;
+	cfg.name = name;
 	assert_int_equal(viova_host_create(&cfg, &t->h), 0);
 	t->be = ht_be_of(viova_host_backend(t->h));
 	assert_string_equal(t->be->inner->ops->name, HT_BACKEND);
@@ -455,6 +461,12 @@ static inline struct ht *ht_new_q(const struct viova_host_quotas *q)
 	assert_int_equal(ht_send(t), 0);
 	assert_int_equal(viova_codec_resp_guest_attach(&t->g, t->area, HT_AREA_SIZE), 0);
 	return t;
+}
+
+/* Create a host with quotas q (NULL: defaults) and attach the response area. */
+static inline struct ht *ht_new_q(const struct viova_host_quotas *q)
+{
+	return ht_new_qb(q, NULL, NULL);
 }
 
 static inline struct ht *ht_new(void)

@@ -14,6 +14,8 @@
  * shortage, for at most ACCEPT_RETRY_MS), so it never spins on a listen socket it cannot
  * drain. SIGTERM / SIGINT: stop accepting, tell every guest (BYE), tear every connection down
  * (waiting at most SHUTDOWN_GRACE_MS for a batch in progress), remove the socket, exit 0.
+ * vhost-user-gpu mode has the same shape (a thread per front-end, vhost_server.c) and shares
+ * the daemon budget and the backend choice made here.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -75,12 +77,14 @@ static void usage(FILE *f)
 		"                          (the first msm/i915 render node, else sim)\n"
 		"  --device PATH           render node for msm/i915 (default: probe\n"
 		"                          /dev/dri/renderD*)\n"
-		"  --max-connections N     guest connections served at once (default 64)\n"
+		"  --max-connections N     guest connections (vhost-user: front-ends) served at\n"
+		"                          once (default 64); vhost-user front-ends beyond it\n"
+		"                          are closed at once\n"
 		"  --max-pending N         connections not past HELLO (and STATS requests)\n"
 		"                          served at once; more wait in the listen backlog\n"
 		"                          (default 16)\n"
-		"  --hello-timeout-ms MS   a connection must send HELLO or STATS within MS\n"
-		"                          (default 5000)\n"
+		"  --hello-timeout-ms MS   a connection must send HELLO or STATS (vhost-user:\n"
+		"                          its first request) within MS (default 5000)\n"
 		"  --max-batch-size BYTES  largest batch a guest may send (default 1 MiB)\n"
 		"  --max-device-bytes SIZE bytes of live buffers one guest device (socket\n"
 		"                          connection, or virtio-gpu context) may hold over all\n"
@@ -93,8 +97,9 @@ static void usage(FILE *f)
 		"  --max-total-mappings N  live mappings of all guests (default 1048576; 0 = no\n"
 		"                          limit). A command over any budget fails with EDQUOT\n"
 		"                          naming it (docs/security.md, \"Budgets\")\n"
-		"  --socket-path PATH      vhost-user-gpu back-end for QEMU: listen on PATH,\n"
-		"                          one front-end connection after another\n"
+		"  --socket-path PATH      vhost-user-gpu back-end for QEMU: listen on PATH and\n"
+		"                          serve every front-end (one per VM device) at once,\n"
+		"                          each on its own thread with its own devices\n"
 		"  --fd N                  vhost-user-gpu back-end on the inherited socket N\n"
 		"  --print-capabilities    print the vhost-user back-end capabilities (JSON)\n"
 		"  --verbose               log connections and every command failure\n"
@@ -380,16 +385,27 @@ static int prepare_path(const char *path, const struct sockaddr_un *sa)
 			path);
 		return -EEXIST;
 	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/*
+	 * Only ECONNREFUSED proves nobody listens. Non-blocking: a live daemon whose backlog is
+	 * full answers EAGAIN at once, where a blocking connect would hang here, and it must not
+	 * be mistaken for a dead one. A vhost-user path is a SOCK_STREAM socket: the type
+	 * mismatch (EPROTOTYPE) also means someone is listening.
+	 */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
 	close(fd);
-	if (ret == 0) {
-		fprintf(stderr, "viova-host: another viova-host already serves %s\n", path);
+	if (ret == -ECONNREFUSED)
+		return unlink(path) < 0 ? -errno : 0;
+	if (ret == 0 || ret == -EAGAIN || ret == -EPROTOTYPE) {
+		fprintf(stderr, "viova-host: another process already serves %s: stop it or "
+				"choose another path\n", path);
 		return -EADDRINUSE;
 	}
-	return unlink(path) < 0 ? -errno : 0;
+	fprintf(stderr, "viova-host: cannot tell whether %s is in use (connect: %s): remove it "
+			"if no daemon serves it\n", path, strerror(-ret));
+	return ret;
 }
 
 static int listen_on(const char *path)

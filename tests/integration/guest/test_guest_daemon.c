@@ -689,20 +689,45 @@ static void test_sigterm_shutdown(void **state)
 	gt_daemon_stop(d2);
 }
 
-static int run_host4(const char *a1, const char *a2, const char *a3, const char *a4)
+/* Run viova-host with the NULL-terminated args; its wait status (-1: still running after 20 s). */
+static int run_hostv(const char *const *args)
 {
-	pid_t pid = fork();
+	const char *argv[8] = {VIOVA_HOST_PATH};
+	pid_t pid;
 
+	for (int i = 0; args[i] && i < 6; i++)
+		argv[i + 1] = args[i];
+	pid = fork();
 	if (pid == 0) {
 		int fd = open("/dev/null", O_WRONLY);
 
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(VIOVA_HOST_PATH, VIOVA_HOST_PATH, a1, a2, a3, a4, (char *)NULL);
+		execv(VIOVA_HOST_PATH, (char *const *)argv);
 		_exit(127);
 	}
-	return gt_wait_pid(pid, 5000);
+	/* A hang guard, not a time limit: a loaded CI machine may take seconds to start it. */
+	return gt_wait_pid(pid, 20000);
 }
+
+static int run_host4(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	const char *args[] = {a1, a2, a3, a4, NULL};
+
+	return run_hostv(args);
+}
+
+/* Fail naming what viova-host did instead of exiting with code. */
+#define assert_host_exit(st, code)                                                                 \
+	do {                                                                                       \
+		int st_ = (st);                                                                    \
+		if (!(WIFEXITED(st_) && WEXITSTATUS(st_) == (code)))                               \
+			fail_msg("viova-host should exit with %d; it %s %d", (code),               \
+				 st_ == -1	      ? "was still running after 20 s, status"     \
+				 : WIFSIGNALED(st_) ? "was killed by signal"                       \
+						    : "exited with",                               \
+				 st_ == -1 ? -1 : WIFSIGNALED(st_) ? WTERMSIG(st_) : WEXITSTATUS(st_)); \
+	} while (0)
 
 static int run_host(const char *a1, const char *a2)
 {
@@ -715,35 +740,65 @@ static void test_arguments(void **state)
 	(void)state;
 
 	st = run_host("--help", NULL);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_host_exit(st, 0);
 	st = run_host("--listen", "tcp:1234");
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	assert_host_exit(st, 2);
 	st = run_host("--bogus", NULL);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	assert_host_exit(st, 2);
 	/* the backend is probed at startup: an unknown one, or a driver without its device */
 	st = run_host4("--listen", "unix:/nonexistent-dir/s", "--backend", "nonesuch");
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	assert_host_exit(st, 1);
 	{
-		const char *argv4[] = {"--backend", "msm", "--device", "/nonexistent/renderD128"};
-		pid_t pid = fork();
+		const char *args[] = {"--listen", "unix:/nonexistent-dir/s", "--backend", "msm",
+				      "--device", "/nonexistent/renderD128", NULL};
 
-		if (pid == 0) {
-			int fd = open("/dev/null", O_WRONLY);
-
-			dup2(fd, 1);
-			dup2(fd, 2);
-			execl(VIOVA_HOST_PATH, VIOVA_HOST_PATH, "--listen", "unix:/nonexistent-dir/s",
-			      argv4[0], argv4[1], argv4[2], argv4[3], (char *)NULL);
-			_exit(127);
-		}
-		st = gt_wait_pid(pid, 5000);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+		assert_host_exit(run_hostv(args), 1);
 	}
 	st = run_host(NULL, NULL);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	assert_host_exit(st, 2);
 	/* a live daemon's socket is not stolen */
 	st = run_host("--listen", daemon_.uri);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	assert_host_exit(st, 1);
+}
+
+#define BACKLOG_MAX 512
+
+/*
+ * A live daemon whose listen backlog is full (it stops accepting while its pending slots hold
+ * idle connections) must not look dead to a second viova-host on the same path: the probe
+ * connect gets EAGAIN there, which is "in use", not "stale" (only ECONNREFUSED is).
+ */
+static void test_live_socket_with_full_backlog(void **state)
+{
+	const char *extra[] = {"--max-pending", "1", "--hello-timeout-ms", "30000", NULL};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct viova_guest_device *dev = NULL;
+	struct gt_daemon *d2 = &own_;
+	int fds[BACKLOG_MAX], n = 0, st;
+	(void)state;
+
+	assert_int_equal(gt_daemon_start_args(d2, extra), 0);
+	memcpy(sa.sun_path, d2->path, strlen(d2->path) + 1);
+	while (n < BACKLOG_MAX) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			assert_int_equal(errno, EAGAIN);
+			close(fd);
+			break;
+		}
+		fds[n++] = fd;
+	}
+	assert_true(n < BACKLOG_MAX); /* the backlog did fill up */
+	st = run_host("--listen", d2->uri);
+	assert_host_exit(st, 1);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	/* still the first daemon's socket: a guest gets in once the idle ones are gone */
+	GT_OK(viova_guest_device_open(d2->uri, NULL, &dev));
+	viova_guest_device_close(dev);
+	assert_int_equal(gt_daemon_stop(d2), 0);
 }
 
 int main(void)
@@ -759,6 +814,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_max_connections, stop_own),
 	    cmocka_unit_test_teardown(test_sigterm_shutdown, stop_own),
 	    cmocka_unit_test(test_arguments),
+	    cmocka_unit_test_teardown(test_live_socket_with_full_backlog, stop_own),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -761,6 +761,84 @@ static void test_arguments(void **state)
 	assert_host_exit(st, 1);
 }
 
+#define BUDGET_BO (256 * 1024ull)
+
+/*
+ * The daemon-wide budget holds across connections: two guests of one viova-host started with
+ * --max-total-bytes 1M share 1 MiB of buffers. The guest that crosses it gets EDQUOT in its
+ * error log (its context survives: the buffers have no iova), the daemon's log names the
+ * budget and the flag, and memory freed by one guest is usable by the other.
+ */
+static void test_daemon_budget_spans_connections(void **state)
+{
+	const char *extra[] = {"--max-total-bytes", "1M", NULL};
+	struct viova_guest_device *a = NULL, *b = NULL;
+	struct viova_guest_ctx *ca, *cb;
+	struct viova_guest_bo *ba[4], *bb[2];
+	struct viova_guest_ctx_status cs;
+	struct gt_daemon *d2 = &own_;
+	struct viova_err_rec rec;
+	uint64_t seq;
+	uint32_t n;
+	(void)state;
+
+	assert_int_equal(gt_daemon_start_args(d2, extra), 0);
+	GT_OK(viova_guest_device_open(d2->uri, NULL, &a));
+	GT_OK(viova_guest_device_open(d2->uri, NULL, &b));
+	GT_OK(viova_guest_ctx_create(a, NULL, &ca));
+	GT_OK(viova_guest_ctx_create(b, NULL, &cb));
+	for (int i = 0; i < 3; i++)
+		GT_OK(viova_guest_bo_create(ca, BUDGET_BO, VIOVA_GUEST_BO_NO_IOVA, NULL, &ba[i]));
+	GT_OK(viova_guest_sync(a, 5 * SEC));
+	GT_OK(viova_guest_read_errors(a, &rec, 1, &n));
+	assert_int_equal(n, 0);
+
+	/* the 4th quarter fits, the 5th is over the daemon's 1 MiB */
+	GT_OK(viova_guest_bo_create(cb, BUDGET_BO, VIOVA_GUEST_BO_NO_IOVA, NULL, &bb[0]));
+	GT_OK(viova_guest_bo_create(cb, BUDGET_BO, VIOVA_GUEST_BO_NO_IOVA, NULL, &bb[1]));
+	GT_OK(viova_guest_flush(b, &seq));
+	GT_OK(viova_guest_sync(b, 5 * SEC));
+	GT_OK(viova_guest_read_errors(b, &rec, 1, &n));
+	assert_int_equal(n, 1);
+	assert_int_equal(rec.seqno, seq);
+	assert_int_equal(rec.cmd, VIOVA_CMD_GEM_NEW);
+	assert_int_equal(rec.err, VIOVA_EDQUOT);
+	GT_OK(viova_guest_ctx_status(cb, &cs));
+	assert_false(cs.lost);
+	assert_true(log_lines(d2, "--max-total-bytes") >= 1);
+	GT_OK(viova_guest_bo_close(bb[1]));
+
+	/* a frees a quarter: b's retry fits */
+	GT_OK(viova_guest_bo_close(ba[2]));
+	GT_OK(viova_guest_sync(a, 5 * SEC));
+	GT_OK(viova_guest_bo_create(cb, BUDGET_BO, VIOVA_GUEST_BO_NO_IOVA, NULL, &bb[1]));
+	GT_OK(viova_guest_sync(b, 5 * SEC));
+	/* only the close of the refused buffer (the host never had it) is reported */
+	GT_OK(viova_guest_read_errors(b, &rec, 1, &n));
+	assert_int_equal(n, 1);
+	assert_int_equal(rec.cmd, VIOVA_CMD_GEM_CLOSE);
+	assert_int_equal(rec.err, VIOVA_ENOENT);
+	GT_OK(viova_guest_read_errors(b, &rec, 1, &n));
+	assert_int_equal(n, 0);
+
+	/* a's disconnect returns its share: b can now hold the whole budget */
+	GT_OK(viova_guest_ctx_destroy(ca));
+	viova_guest_device_close(a);
+	GT_OK(viova_guest_host_stats(d2->uri, 5 * SEC, &(struct viova_guest_host_stats){0}));
+	for (int i = 0; i < 2; i++)
+		GT_OK(viova_guest_bo_create(cb, BUDGET_BO, VIOVA_GUEST_BO_NO_IOVA, NULL, &ba[i]));
+	GT_OK(viova_guest_sync(b, 5 * SEC));
+	GT_OK(viova_guest_read_errors(b, &rec, 1, &n));
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 2; i++) {
+		GT_OK(viova_guest_bo_close(ba[i]));
+		GT_OK(viova_guest_bo_close(bb[i]));
+	}
+	GT_OK(viova_guest_ctx_destroy(cb));
+	viova_guest_device_close(b);
+	assert_int_equal(gt_daemon_stop(d2), 0);
+}
+
 #define BACKLOG_MAX 512
 
 /*
@@ -815,6 +893,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_sigterm_shutdown, stop_own),
 	    cmocka_unit_test(test_arguments),
 	    cmocka_unit_test_teardown(test_live_socket_with_full_backlog, stop_own),
+	    cmocka_unit_test_teardown(test_daemon_budget_spans_connections, stop_own),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,8 @@
  *   nop        NOPs: decode + dispatch alone.
  *   mixed      a stream of GEM_NEW(+iova), GEM_UPLOAD, SET_IOVA clear/set, VM_BIND/UNBIND,
  *              GEM_DOWNLOAD, GEM_CLOSE and an occasional SUBMIT: commands/s.
+ *   gem_new    GEM_NEW with an iova + its GEM_CLOSE: the host's cost of one guest bo_create
+ *              (what bounds `bench_guest`'s end-to-end ratio).
  *   memory     host-core heap bytes per live mapping: (mapped - unmapped) / mappings, and per
  *              buffer with its mapping. Target <= 96 B per mapping.
  *
@@ -27,7 +29,8 @@
 
 #define PAGE 4096u
 #define BATCH (1u << 20)
-#define NBUF 32768u /* the sim mmaps each buffer: stay well below vm.max_map_count */
+/* Live buffers per round (the sim mmaps large buffers: stay well below vm.max_map_count). */
+#define NBUF 32768u
 #define ROUNDS 8u
 #define AREA (1u << 20)
 
@@ -386,10 +389,52 @@ static void bench_mixed(void)
 	viova_host_destroy(h);
 }
 
+/* The timed part of bench_gem_new. */
+__attribute__((noinline)) static double timed_gem_new(struct viova_host *h, struct batches *b)
+{
+	return b_run(h, b);
+}
+
+/*
+ * gem_new: what a guest's bo_create costs the host — GEM_NEW with a guest-chosen iova (create
+ * the buffer, map it) and later GEM_CLOSE (unmap, free), for NBUF 4 KiB buffers per round.
+ */
+static void bench_gem_new(void)
+{
+	uint64_t seq = 0;
+	struct viova_host *h = host_new(&seq);
+	struct viova_capset caps;
+	struct batches b = {0};
+	uint64_t cmds;
+	double secs;
+
+	viova_host_get_caps(h, &caps);
+	b.cmds = seq;
+	b_open(&b);
+	cmds = b.cmds;
+	for (uint32_t r = 0; r < rounds; r++) {
+		for (uint32_t i = 1; i <= NBUF; i++)
+			ENC(&b, viova_codec_enc_gem_new(&b.enc, 1, i, 0, PAGE, 0,
+							iova_of(&caps, (i * 7919u + r) % NBUF),
+							NULL));
+		for (uint32_t i = 1; i <= NBUF; i++)
+			ENC(&b, viova_codec_enc_gem_close(&b.enc, 1, i, NULL));
+	}
+	b_close(&b);
+	cmds = b.cmds - cmds;
+	secs = timed_gem_new(h, &b);
+	b_free(&b);
+	printf("%-34s %12.0f buffers/s (%.0f ns per GEM_NEW+iova and its GEM_CLOSE)\n",
+	       "GEM_NEW(+iova) + GEM_CLOSE", (double)cmds / 2 / secs, secs * 2e9 / (double)cmds);
+	bench_line("host", "op=gem_new buffers_per_s=%.0f ns_per_buffer=%.1f buffers=%" PRIu64,
+		   (double)cmds / 2 / secs, secs * 2e9 / (double)cmds, cmds / 2);
+	viova_host_destroy(h);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_host [-r ROUNDS] [-o set_iova|backend|nop|mixed]\n"
+		"usage: bench_host [-r ROUNDS] [-o set_iova|backend|nop|mixed|gem_new]\n"
 		"  -r  set/clear rounds over %u buffers (default %u; 1 for callgrind)\n"
 		"  -o  run only that part\n",
 		NBUF, ROUNDS);
@@ -423,6 +468,8 @@ int main(int argc, char **argv)
 		bench_nop();
 	if (!only || !strcmp(only, "mixed"))
 		bench_mixed();
+	if (!only || !strcmp(only, "gem_new"))
+		bench_gem_new();
 	free(area);
 	return 0;
 }

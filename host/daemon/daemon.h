@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * daemon.h - viova-host internals shared by main.c (arguments, listening, signals) and
- * socket_server.c (one thread per connection). Not installed.
+ * daemon.h - viova-host internals shared by main.c (arguments, listening, signals),
+ * socket_server.c (one thread per guest connection) and vhost_server.c (one thread per
+ * vhost-user front-end connection). Not installed.
  *
  * DOC: connection slots
  *
@@ -16,6 +17,11 @@
  * accept did not run out of descriptors; further clients wait in the kernel's listen backlog
  * (FIFO) until a slot frees, which the HELLO timeout bounds. A connection thread that ends
  * writes wake_fd so the main thread reconsiders accepting and joins the thread.
+ *
+ * vhost-user-gpu mode (--socket-path) has no HELLO, so no pending state: an accepted
+ * front-end gets a thread at once while fewer than --max-connections are live, and is closed
+ * at once otherwise (vhost_server.c says why refusing beats waiting). Only one mode runs per
+ * process; the lock, conns_done, wake_fd, stopping and the totals serve whichever it is.
  */
 #ifndef VIOVA_DAEMON_H
 #define VIOVA_DAEMON_H
@@ -24,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/un.h>
 
 #include "viova/host.h"
 #include "viova/socket.h"
@@ -46,6 +53,7 @@ struct daemon_opts {
 };
 
 struct daemon_conn;
+struct vhost_conn;
 
 /* Daemon-wide state; the lock protects the connection lists, the counts and the totals. */
 struct daemon {
@@ -63,6 +71,11 @@ struct daemon {
 	uint64_t batches;
 	uint64_t rejected;
 	bool stopping;
+	/* vhost-user-gpu mode (vhost_server.c); lists and count under lock */
+	struct vhost_conn *vhost_conns; /* live front-end threads */
+	struct vhost_conn *vhost_dead;	/* ended, not joined yet */
+	uint32_t vhost_live;
+	int vhost_stop_fd; /* eventfd written once at shutdown: every front-end thread polls it */
 };
 
 /* Log a daemon line to stderr: "viova-host: ..." (always) or only with --verbose. */
@@ -87,11 +100,31 @@ void daemon_conn_shutdown_all(struct daemon *d);
 unsigned daemon_conn_join_all(struct daemon *d, unsigned grace_ms);
 
 /*
- * vhost-user-gpu mode (vhost_server.c): serve QEMU on opts.vhost_fd, or one connection after
- * another on opts.vhost_path, until SIGTERM / SIGINT (--fd: until the connection ends).
- * Returns the process exit status.
+ * daemon_prepare_socket_path - make @path ready for bind(): nothing there, or a socket file
+ * left by a daemon that died (removed). Probes with a non-blocking connect of @type
+ * (SOCK_SEQPACKET for --listen, SOCK_STREAM for --socket-path): only ECONNREFUSED means stale;
+ * a listener (even one with a full backlog, or of another type) is left alone.
+ * Returns 0; -EEXIST (not a socket), -EADDRINUSE (in use), or the probe's / unlink's -errno;
+ * the message is printed.
+ */
+int daemon_prepare_socket_path(const char *path, const struct sockaddr_un *sa, int type);
+
+/*
+ * vhost-user-gpu mode (vhost_server.c): serve QEMU on opts.vhost_fd (one connection, on this
+ * thread), or up to opts.max_connections front-ends at once on opts.vhost_path, until SIGTERM /
+ * SIGINT (--fd: until the connection ends). Returns the process exit status.
  */
 int vhost_server_run(struct daemon *d);
+/*
+ * The accept loop of --socket-path, without signals (vhost_server_run() wraps it; tests call
+ * it on a thread of their own): accept on the listening socket lfd, a thread per front-end,
+ * until stop_fd is readable (it is polled, never read). Then every front-end is disconnected
+ * and its device torn down. d is zeroed but for opts and budget; the lock, conns_done and
+ * wake_fd are set up and released here. Returns 0; -errno when it could not start (logged);
+ * or how many front-end threads were still busy after the grace period (each logged; d must
+ * then not be freed).
+ */
+int vhost_server_serve(struct daemon *d, int lfd, int stop_fd);
 /* --print-capabilities: the JSON object QEMU's backend conventions ask for. */
 void vhost_server_print_capabilities(FILE *f);
 

@@ -372,42 +372,6 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o)
 	return 0;
 }
 
-/* A socket file left by a daemon that died is replaced; a live one is not. */
-static int prepare_path(const char *path, const struct sockaddr_un *sa)
-{
-	struct stat sb;
-	int fd, ret;
-
-	if (lstat(path, &sb) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(sb.st_mode)) {
-		fprintf(stderr, "viova-host: %s exists and is not a socket: choose another path\n",
-			path);
-		return -EEXIST;
-	}
-	/*
-	 * Only ECONNREFUSED proves nobody listens. Non-blocking: a live daemon whose backlog is
-	 * full answers EAGAIN at once, where a blocking connect would hang here, and it must not
-	 * be mistaken for a dead one. A vhost-user path is a SOCK_STREAM socket: the type
-	 * mismatch (EPROTOTYPE) also means someone is listening.
-	 */
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
-	close(fd);
-	if (ret == -ECONNREFUSED)
-		return unlink(path) < 0 ? -errno : 0;
-	if (ret == 0 || ret == -EAGAIN || ret == -EPROTOTYPE) {
-		fprintf(stderr, "viova-host: another process already serves %s: stop it or "
-				"choose another path\n", path);
-		return -EADDRINUSE;
-	}
-	fprintf(stderr, "viova-host: cannot tell whether %s is in use (connect: %s): remove it "
-			"if no daemon serves it\n", path, strerror(-ret));
-	return ret;
-}
-
 static int listen_on(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -419,7 +383,7 @@ static int listen_on(const char *path)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	ret = prepare_path(path, &sa);
+	ret = daemon_prepare_socket_path(path, &sa, SOCK_SEQPACKET);
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

@@ -53,6 +53,16 @@
  * read adds about 1% to a cache-hot fill (within run-to-run noise) and less to anything else.
  */
 #define SIM_HANGCHECK_STEPS 16u
+/*
+ * Fair scheduling (docs/sim.md "Scheduling"): within a priority level the worker serves the
+ * timeline that has been charged the least work. Work is counted in byte-equivalents of GPU
+ * time: every byte a step moves (COPY: read and written, so twice), plus fixed costs measured
+ * on the sim's worker, so that many tiny jobs are not free next to one big one: a job (pick,
+ * retire, events) takes about 50 ns, as long as moving 2 KiB cache-hot; a step (lock, page
+ * translation) about 23 ns, 0.9 KiB cache-hot and much less when moves are memory-bound.
+ */
+#define SIM_SCHED_JOB_COST 2048u
+#define SIM_SCHED_STEP_COST 512u
 /* Context parameters a clone takes when VIOVA_CLONE_FLAGS is not given (i915's defaults). */
 #define SIM_DEFAULT_PARAMS (VIOVA_CTX_BANNABLE | VIOVA_CTX_RECOVERABLE)
 

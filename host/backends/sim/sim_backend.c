@@ -133,6 +133,7 @@ static void sim_destroy(struct viova_backend *be)
 	pthread_mutex_unlock(&sb->lock);
 	free(sb->bo_tab);
 	free(sb->bo_free);
+	free(sb->rq);
 	pthread_cond_destroy(&sb->done_cv);
 	pthread_cond_destroy(&sb->work_cv);
 	pthread_mutex_destroy(&sb->lock);
@@ -187,6 +188,7 @@ static struct viova_be_ctx *sim_ctx_alloc(struct sim_backend *sb, struct viova_b
 	ctx->engines = SIM_DEFAULT_ENGINES;
 	ctx->sseu = SIM_DEFAULT_SSEU;
 	tl->refs = 1;
+	tl->rq_idx = SIM_RQ_NONE;
 	return ctx;
 }
 
@@ -228,6 +230,12 @@ static int sim_ctx_create(struct viova_backend *be, struct viova_be_vm *vm,
 		ctx->priority = params->priority;
 	}
 	pthread_mutex_lock(&sb->lock);
+	if (sim_gpu_rq_reserve(sb, sb->st.timelines + 1)) {
+		pthread_mutex_unlock(&sb->lock);
+		free(ctx->tl);
+		free(ctx);
+		return -ENOMEM;
+	}
 	sim_ctx_link(sb, ctx, true);
 	pthread_mutex_unlock(&sb->lock);
 	*out = ctx;
@@ -244,6 +252,7 @@ static int sim_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, uin
 {
 	struct sim_backend *sb = sim_of(be);
 	struct viova_be_ctx *ctx;
+	int ret;
 
 	if (!be || !out)
 		return -EINVAL;
@@ -269,10 +278,8 @@ static int sim_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, uin
 		ctx->priority = src->priority;
 	if (flags & VIOVA_CLONE_SSEU) {
 		if (ctx->engines != src->engines) {
-			pthread_mutex_unlock(&sb->lock);
-			free(ctx->tl);
-			free(ctx);
-			return -EINVAL;
+			ret = -EINVAL;
+			goto err;
 		}
 		ctx->sseu = src->sseu;
 	}
@@ -280,11 +287,20 @@ static int sim_ctx_clone(struct viova_backend *be, struct viova_be_ctx *src, uin
 		free(ctx->tl);
 		ctx->tl = src->tl;
 		ctx->tl->refs++;
+	} else if (sim_gpu_rq_reserve(sb, sb->st.timelines + 1)) {
+		ret = -ENOMEM;
+		goto err;
 	}
 	sim_ctx_link(sb, ctx, !(flags & VIOVA_CLONE_TIMELINE));
 	pthread_mutex_unlock(&sb->lock);
 	*out = ctx;
 	return 0;
+
+err:
+	pthread_mutex_unlock(&sb->lock);
+	free(ctx->tl); /* its own: no error path follows sharing src's */
+	free(ctx);
+	return ret;
 }
 
 /*

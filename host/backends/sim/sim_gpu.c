@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim_gpu.c - the sim GPU: submit validation, per-timeline job queues with a priority
- * scheduler, one worker thread per backend instance, page-by-page translation of every access
- * through the context's VM, faults, in-order fences, cancellation.
+ * sim_gpu.c - the sim GPU: submit validation, per-timeline job queues and a run queue that is
+ * strict between priorities and fair by work inside one, one worker thread per backend
+ * instance, page-by-page translation of every access through the context's VM, faults,
+ * in-order fences, cancellation.
  *
  * DOC: life of a job
  *
@@ -11,7 +12,7 @@
  *     |             the context's budget of queued records (-EAGAIN), not banned (-EIO)
  *     v             bo->busy++ for each listed buffer (SET_IOVA clear -> -EBUSY)
  *   queued on ctx->tl (FIFO) ------------------------------- ctx_destroy: cancelled
- *     | worker: highest priority head of all timelines, ties by submission order
+ *     | worker: pops the run queue -- highest level, then least charged timeline
  *     v
  *   running: each word, each page: translate (lock held) -> move bytes (lock dropped)
  *     |   unmapped / read-only  -> fault: stop at this word  (iova of the failed access)
@@ -22,12 +23,16 @@
  *     |      skipped, fences still signal); job_fault(fence, iova, -EFAULT / -ETIMEDOUT) with
  *     |      the lock dropped, job still queued
  *     v
+ *   requeued (lock held): its work charged to the timeline, which rejoins the run queue
+ *     |                   if it has more jobs
+ *     v
  *   retired (lock held): bo->busy--, ctx->completed = fence, waiters woken
  *     v
  *   event (lock dropped): fence_signaled(fence); both events counted in ctx->cb_inflight
  *
  * One worker runs jobs one at a time, and a context's jobs sit on one FIFO timeline, so a
- * context's fences signal in submission order. Priority only reorders between timelines.
+ * context's fences signal in submission order. The run queue only reorders between timelines
+ * (docs/sim.md "Scheduling").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -119,32 +124,112 @@ static int sim_check_bos(struct viova_be_ctx *ctx, const struct viova_be_submit 
 	return 0;
 }
 
-/* ---- queues ------------------------------------------------------------------------------ */
+/* ---- run queue ---------------------------------------------------------------------------- */
 
-static void sim_tl_activate(struct sim_backend *sb, struct sim_timeline *tl)
+/*
+ * a runs before b: a higher level always first (priority is strict between levels, as in i915
+ * and drm_sched); inside a level the timeline charged less work, so a context of many small
+ * jobs and one of big jobs get comparable GPU time; equal charges go to the older head job.
+ */
+static bool sim_rq_before(const struct sim_timeline *a, const struct sim_timeline *b)
 {
-	if (tl->active)
-		return;
-	tl->active = true;
-	tl->act_prev = NULL;
-	tl->act_next = sb->active;
-	if (sb->active)
-		sb->active->act_prev = tl;
-	sb->active = tl;
+	if (a->level != b->level)
+		return a->level > b->level;
+	if (a->vtime != b->vtime)
+		return a->vtime < b->vtime;
+	return a->seq < b->seq;
 }
 
-static void sim_tl_deactivate(struct sim_backend *sb, struct sim_timeline *tl)
+static void sim_rq_set(struct sim_backend *sb, uint32_t i, struct sim_timeline *tl)
 {
-	if (!tl->active)
+	sb->rq[i] = tl;
+	tl->rq_idx = i;
+}
+
+static void sim_rq_up(struct sim_backend *sb, uint32_t i)
+{
+	struct sim_timeline *tl = sb->rq[i];
+
+	while (i > 0 && sim_rq_before(tl, sb->rq[(i - 1) / 2])) {
+		sim_rq_set(sb, i, sb->rq[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	sim_rq_set(sb, i, tl);
+}
+
+static void sim_rq_down(struct sim_backend *sb, uint32_t i)
+{
+	struct sim_timeline *tl = sb->rq[i];
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= sb->rq_len)
+			break;
+		if (c + 1 < sb->rq_len && sim_rq_before(sb->rq[c + 1], sb->rq[c]))
+			c++;
+		if (!sim_rq_before(sb->rq[c], tl))
+			break;
+		sim_rq_set(sb, i, sb->rq[c]);
+		i = c;
+	}
+	sim_rq_set(sb, i, tl);
+}
+
+int sim_gpu_rq_reserve(struct sim_backend *sb, uint32_t n)
+{
+	struct sim_timeline **rq;
+	uint32_t cap;
+
+	if (n <= sb->rq_cap)
+		return 0;
+	cap = sb->rq_cap ? sb->rq_cap : 8;
+	while (cap < n)
+		cap *= 2;
+	rq = realloc(sb->rq, (size_t)cap * sizeof(*rq));
+	if (!rq)
+		return -ENOMEM;
+	sb->rq = rq;
+	sb->rq_cap = cap;
+	return 0;
+}
+
+/*
+ * Set a timeline's key from its head job (lock held). Its vtime is lifted to the level's
+ * clock: a timeline that sat idle would otherwise come back with an old, low charge and hold
+ * the GPU until it caught up. On a new level (a shared timeline whose next job has another
+ * context's priority) its old charge means nothing: it starts at the level's clock.
+ */
+static void sim_rq_key(struct sim_backend *sb, struct sim_timeline *tl)
+{
+	int32_t level = tl->head->priority;
+	uint64_t clock = sb->vclock[level - VIOVA_PRIORITY_MIN];
+
+	if (level != tl->level || tl->vtime < clock)
+		tl->vtime = clock;
+	tl->level = level;
+	tl->seq = tl->head->seq;
+}
+
+/* Queue a timeline that has a head job (lock held; room reserved at its creation). */
+static void sim_rq_push(struct sim_backend *sb, struct sim_timeline *tl)
+{
+	sim_rq_key(sb, tl);
+	sb->rq[sb->rq_len] = tl;
+	sim_rq_up(sb, sb->rq_len++);
+}
+
+static void sim_rq_remove(struct sim_backend *sb, struct sim_timeline *tl)
+{
+	uint32_t i = tl->rq_idx;
+	struct sim_timeline *last = sb->rq[--sb->rq_len];
+
+	tl->rq_idx = SIM_RQ_NONE;
+	if (last == tl)
 		return;
-	if (tl->act_prev)
-		tl->act_prev->act_next = tl->act_next;
-	else
-		sb->active = tl->act_next;
-	if (tl->act_next)
-		tl->act_next->act_prev = tl->act_prev;
-	tl->active = false;
-	tl->act_prev = tl->act_next = NULL;
+	sim_rq_set(sb, i, last);
+	sim_rq_up(sb, i);
+	sim_rq_down(sb, last->rq_idx);
 }
 
 /* Drop what a job holds (lock held): buffer pins, queue accounting. Does not free the job. */
@@ -164,29 +249,80 @@ static void sim_job_release(struct sim_backend *sb, struct sim_job *job)
 	sb->st.jobs_queued--;
 }
 
-/* The next job to run: highest priority among the timelines' heads, oldest first on ties. */
+/*
+ * The next job: the head of the first timeline on the run queue. The timeline stays on the
+ * queue with its key frozen while the job runs (a job's charge is known only once it ends);
+ * sim_gpu_requeue then sets the new key, so a job costs one sift, none with a lone timeline.
+ */
 static struct sim_job *sim_gpu_pick(struct sim_backend *sb)
 {
-	struct sim_job *best = NULL;
 	struct sim_timeline *tl;
+	struct sim_job *job;
 
-	for (tl = sb->active; tl; tl = tl->act_next) {
-		struct sim_job *j = tl->head;
+	if (!sb->rq_len)
+		return NULL;
+	tl = sb->rq[0];
+	tl->running = true;
+	sb->vclock[tl->level - VIOVA_PRIORITY_MIN] = tl->vtime;
+	job = tl->head;
+	tl->head = job->next;
+	if (!tl->head)
+		tl->tail = NULL;
+	job->next = NULL;
+	return job;
+}
 
-		if (!best || j->priority > best->priority ||
-		    (j->priority == best->priority && j->seq < best->seq))
-			best = j;
+/*
+ * i915 semantics: a context that cannot recover is banned after a fault. A timeout bans
+ * whatever the params say, as a guilty drm_sched entity loses its queued jobs: otherwise every
+ * job a guest queued before the core saw the loss could hold the GPU for a full budget.
+ */
+static bool sim_gpu_bans(const struct viova_be_ctx *ctx, int err)
+{
+	if (err == -ETIMEDOUT)
+		return true;
+	return err == -EFAULT && !(ctx->params & VIOVA_CTX_RECOVERABLE);
+}
+
+/*
+ * Charge the job's work to its timeline and re-key it, or take it off the run queue if it has
+ * no more jobs (lock held, before the job is released: ctx_destroy may free the timeline once
+ * the job is gone). A banned context's work is not charged: it will not run anything again,
+ * and its skipped jobs should signal promptly rather than wait until the others have caught
+ * up with it.
+ */
+static void sim_gpu_requeue(struct sim_backend *sb, struct sim_job *job, int err)
+{
+	struct sim_timeline *tl = job->ctx->tl;
+
+	tl->running = false;
+	if (!job->ctx->banned && !sim_gpu_bans(job->ctx, err))
+		tl->vtime += sb->run_cost;
+	if (!tl->head) {
+		sim_rq_remove(sb, tl);
+		return;
 	}
-	if (best) {
-		tl = best->ctx->tl;
-		tl->head = best->next;
-		if (!tl->head) {
-			tl->tail = NULL;
-			sim_tl_deactivate(sb, tl);
-		}
-		best->next = NULL;
+	sim_rq_key(sb, tl);
+	/*
+	 * Alone (the one-context case) there is no heap to walk. Up as well as down: a shared
+	 * timeline's next job may be of a higher level.
+	 */
+	if (sb->rq_len > 1) {
+		sim_rq_up(sb, tl->rq_idx);
+		sim_rq_down(sb, tl->rq_idx);
 	}
-	return best;
+}
+
+/* Append a submitted job (lock held); an idle timeline joins the run queue. */
+static void sim_gpu_enqueue(struct sim_backend *sb, struct sim_timeline *tl, struct sim_job *job)
+{
+	if (tl->tail)
+		tl->tail->next = job;
+	else
+		tl->head = job;
+	tl->tail = job;
+	if (tl->rq_idx == SIM_RQ_NONE)
+		sim_rq_push(sb, tl);
 }
 
 /* ---- hang-check -------------------------------------------------------------------------- */
@@ -310,6 +446,7 @@ static int sim_gpu_fill(struct sim_backend *sb, struct sim_job *job, const struc
 		sim_gpu_access_begin(sb, bo, NULL);
 		sim_fill_pattern(bo->mem + off, run, (uint32_t)w->arg2);
 		sim_gpu_access_end(sb);
+		sb->run_cost += run + SIM_SCHED_STEP_COST;
 		done += run;
 	}
 	return 0;
@@ -344,6 +481,7 @@ static int sim_gpu_copy(struct sim_backend *sb, struct sim_job *job, const struc
 		/* distinct iovas may still alias the same pages (two mappings of one buffer) */
 		memmove(dbo->mem + doff, sbo->mem + soff, (size_t)drun);
 		sim_gpu_access_end(sb);
+		sb->run_cost += 2 * drun + SIM_SCHED_STEP_COST;
 		done += drun;
 	}
 	return 0;
@@ -366,6 +504,7 @@ static int sim_gpu_write_fence(struct sim_backend *sb, struct sim_job *job,
 		return -EFAULT;
 	}
 	memcpy(bo->mem + off, &w->arg1, 8);
+	sb->run_cost += 8 + SIM_SCHED_STEP_COST;
 	return 0;
 }
 
@@ -397,11 +536,9 @@ static void sim_gpu_run(struct sim_backend *sb, struct sim_job *job, struct sim_
 }
 
 /*
- * A job stopped on a fault or its hang-check (lock held on entry and exit). i915 semantics: a
- * context that cannot recover is banned after a fault. A timeout bans whatever the params say,
- * as a guilty drm_sched entity loses its queued jobs: otherwise every job a guest queued
- * before the core saw the loss could hold the GPU for a full budget. job_fault is called with
- * the lock dropped and the job still queued, so its fence is not visible yet (rule 1).
+ * A job stopped on a fault or its hang-check (lock held on entry and exit): ban per
+ * sim_gpu_bans. job_fault is called with the lock dropped and the job still queued, so its
+ * fence is not visible yet (rule 1).
  */
 static void sim_gpu_fault(struct sim_backend *sb, struct sim_job *job, const struct sim_fault *f)
 {
@@ -413,7 +550,7 @@ static void sim_gpu_fault(struct sim_backend *sb, struct sim_job *job, const str
 		sb->st.jobs_timed_out++;
 	ctx->faults++;
 	ctx->last_fault_iova = f->iova;
-	if (f->err == -ETIMEDOUT || !(ctx->params & VIOVA_CTX_RECOVERABLE))
+	if (sim_gpu_bans(ctx, f->err))
 		ctx->banned = true;
 	if (!ev || !ev->job_fault || ctx->destroying)
 		return;
@@ -486,10 +623,12 @@ static void *sim_gpu_main(void *arg)
 		sb->running = job;
 		skipped = job->ctx->banned;
 		if (!skipped) {
+			sb->run_cost = SIM_SCHED_JOB_COST;
 			sim_hangcheck_start(sb);
 			sim_gpu_run(sb, job, &f);
 		}
 		sb->running = NULL;
+		sim_gpu_requeue(sb, job, f.err);
 		sim_gpu_retire(sb, job, &f, skipped);
 		free(job);
 	}
@@ -568,12 +707,7 @@ int sim_gpu_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 	job->priority = ctx->priority;
 	for (i = 0; i < job->nbos; i++)
 		job->bos[i]->busy++;
-	if (ctx->tl->tail)
-		ctx->tl->tail->next = job;
-	else
-		ctx->tl->head = job;
-	ctx->tl->tail = job;
-	sim_tl_activate(sb, ctx->tl);
+	sim_gpu_enqueue(sb, ctx->tl, job);
 	ctx->queued++;
 	ctx->queued_bytes += size;
 	ctx->last_submitted = s->out_fence;
@@ -594,6 +728,12 @@ void sim_gpu_quiesce_ctx(struct sim_backend *sb, struct viova_be_ctx *ctx)
 	struct sim_timeline *tl = ctx->tl;
 	struct sim_job **pp = &tl->head, *prev = NULL;
 
+	/*
+	 * Off the run queue while its head (the key) changes, back on below if jobs are left; a
+	 * running timeline keeps its frozen key and sim_gpu_requeue sorts it out.
+	 */
+	if (!tl->running && tl->rq_idx != SIM_RQ_NONE)
+		sim_rq_remove(sb, tl);
 	/* The timeline may be shared (CLONE_TIMELINE): only this context's jobs go. */
 	while (*pp) {
 		struct sim_job *j = *pp;
@@ -610,8 +750,8 @@ void sim_gpu_quiesce_ctx(struct sim_backend *sb, struct viova_be_ctx *ctx)
 		sb->st.jobs_cancelled++;
 		free(j);
 	}
-	if (!tl->head)
-		sim_tl_deactivate(sb, tl);
+	if (tl->head && !tl->running)
+		sim_rq_push(sb, tl);
 	if (sb->running && sb->running->ctx == ctx) {
 		sb->running->cancel = true;
 		pthread_cond_broadcast(&sb->work_cv); /* a parked worker must see it */

@@ -73,17 +73,30 @@ struct viova_be_bo {
 	uint64_t submit_mark; /* duplicate detection while one submit is validated */
 };
 
+/* Scheduler levels: one per priority value; the run queue orders levels strictly. */
+#define SIM_PRIO_LEVELS (VIOVA_PRIORITY_MAX - VIOVA_PRIORITY_MIN + 1)
+/* rq_idx of a timeline that is not on the run queue */
+#define SIM_RQ_NONE UINT32_MAX
+
 /*
- * A fence timeline: the FIFO the scheduler takes jobs from. Every context has one; CTX_CLONE
- * with VIOVA_CLONE_TIMELINE shares the source's, so the two contexts' jobs run in submission
- * order whatever their priorities.
+ * A fence timeline: the FIFO the scheduler takes jobs from, and the unit it is fair between.
+ * Every context has one; CTX_CLONE with VIOVA_CLONE_TIMELINE shares the source's, so the two
+ * contexts' jobs run in submission order whatever their priorities (docs/sim.md "Scheduling").
  */
 struct sim_timeline {
 	uint32_t refs; /* contexts using it */
 	uint32_t id;
 	struct sim_job *head, *tail;
-	bool active; /* on sb->active (has queued jobs) */
-	struct sim_timeline *act_prev, *act_next;
+	/*
+	 * Work charged (cost units, sim.h): the run queue serves the least charged timeline of
+	 * the highest level first. Lifted to the level's clock when it (re)joins, so idling earns
+	 * no credit.
+	 */
+	uint64_t vtime;
+	int32_t level;	 /* key: priority of its head job when keyed (vtime is per level) */
+	uint32_t rq_idx; /* in sb->rq, or SIM_RQ_NONE */
+	uint64_t seq;	 /* key: its head job's submission order when keyed (ties) */
+	bool running;	 /* its job is on the GPU: key frozen until sim_gpu_requeue */
 };
 
 struct viova_be_ctx {
@@ -113,7 +126,7 @@ struct sim_job {
 	struct sim_job *next; /* in its timeline */
 	struct viova_be_ctx *ctx;
 	uint64_t fence;
-	uint64_t seq; /* global submission order: breaks priority ties */
+	uint64_t seq; /* global submission order: breaks ties between equally charged timelines */
 	int32_t priority;
 	uint32_t nwords;
 	uint32_t nbos;
@@ -153,6 +166,7 @@ struct sim_backend {
 	struct sim_job *running;
 	uint64_t hc_deadline;	       /* CLOCK_MONOTONIC ns at which the running job times out */
 	uint32_t hc_steps;	       /* steps since the last clock read */
+	uint64_t run_cost;	       /* work of the running job so far (cost units, sim.h) */
 	struct viova_be_bo *access[2]; /* buffers the worker is touching outside the lock */
 	uint32_t access_waiters;
 
@@ -166,7 +180,16 @@ struct sim_backend {
 
 	struct viova_be_vm *vms;
 	struct viova_be_ctx *ctxs;
-	struct sim_timeline *active; /* timelines with queued jobs */
+
+	/*
+	 * Run queue: binary heap of the timelines with a queued or running job, ordered by
+	 * (level desc, vtime, seq). rq_cap is reserved when a timeline is created, so pushing
+	 * never allocates. vclock[level - VIOVA_PRIORITY_MIN] is the vtime of the last timeline
+	 * picked at that level (<= every queued one's).
+	 */
+	struct sim_timeline **rq;
+	uint32_t rq_len, rq_cap;
+	uint64_t vclock[SIM_PRIO_LEVELS];
 
 	uint64_t submit_seq;
 	uint64_t queued_bytes; /* job records held by all contexts (statistics) */
@@ -218,6 +241,8 @@ int sim_vm_translate(struct sim_backend *sb, struct viova_be_vm *vm, uint64_t io
 
 int sim_gpu_submit(struct viova_backend *be, struct viova_be_ctx *ctx,
 		   const struct viova_be_submit *job);
+/* Make room on the run queue for n timelines (lock held): 0 or -ENOMEM. */
+int sim_gpu_rq_reserve(struct sim_backend *sb, uint32_t n);
 /*
  * Cancel every queued job of ctx and stop its running one at the next page; returns with the
  * lock held once none is left and no event callback for ctx is in flight.

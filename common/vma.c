@@ -7,8 +7,11 @@
  * the instance registry in vma_registry.c. docs/allocator.md explains the design.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "vma_priv.h"
 
@@ -26,13 +29,33 @@ struct vma_req {
 	uint64_t size;
 	uint64_t align; /* effective: >= the heap's default */
 	uint64_t no_span;
-	uint32_t lvl; /* augmentation level used for pruning: min(log2(align / g), LEVELS - 1) */
+	/* augmentation level used for pruning: min(log2(align / g), LEVELS - 1); level 0 (the
+	 * size) serves align == g: exact unless a hole starts off a multiple of g */
+	uint32_t lvl;
 	int16_t need; /* vma_lvl_encode(size): a subtree whose lvl[] is below cannot take it */
 };
 
 static inline bool is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));
+}
+
+/* ---- the heap lock's slow paths (the fast paths are inline in vma_priv.h) ---- */
+
+/* Contended: mark the lock 2 (a waiter may sleep) and sleep until it is released. */
+void vma_lock_wait(vma_lock_t *l, uint32_t seen)
+{
+	if (seen != 2)
+		seen = atomic_exchange_explicit(l, 2, memory_order_acquire);
+	while (seen != 0) {
+		syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		seen = atomic_exchange_explicit(l, 2, memory_order_acquire);
+	}
+}
+
+void vma_unlock_wake(vma_lock_t *l)
+{
+	syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* ---- configuration and layout ---- */
@@ -201,10 +224,7 @@ static struct viova_vma *wrapper_new(struct vma_region *r, bool owned)
 
 	if (!v)
 		return NULL;
-	if (pthread_mutex_init(&v->lock, NULL)) {
-		free(v);
-		return NULL;
-	}
+	atomic_init(&v->lock, 0);
 	v->r = r;
 	v->owned = owned;
 	vma_bind(v);
@@ -370,7 +390,6 @@ void viova_vma_destroy(struct viova_vma *vma)
 {
 	if (!vma)
 		return;
-	pthread_mutex_destroy(&vma->lock);
 	if (vma->owned)
 		free(vma->r);
 	free(vma);
@@ -491,14 +510,11 @@ static void move_node(struct viova_vma *v, uint32_t from, uint32_t to)
  * operation (at least a quarter of the capacity in frees happened since the last resize).
  * Failing to allocate the smaller block just keeps the larger one.
  */
-static void maybe_shrink(struct viova_vma *v)
+static __attribute__((noinline)) void shrink(struct viova_vma *v)
 {
 	struct vma_region *r = v->r;
-	uint32_t ncap = r->node_cap, scap = r->slot_cap;
+	uint32_t ncap = r->node_cap / 2, scap = r->slot_cap;
 
-	if (r->in_place || ncap <= VMA_SHRINK_MIN_NODES || (uint64_t)r->nodes_live * 4 > ncap)
-		return;
-	ncap /= 2;
 	/* halve the handle slots too while they would still be at most half their load limit */
 	while (scap > VMA_OWNED_INITIAL_SLOTS && r->slot_used * 2 <= vma_handles_limit(scap / 2))
 		scap /= 2;
@@ -524,6 +540,16 @@ static void maybe_shrink(struct viova_vma *v)
 		}
 	}
 	(void)relayout(v, ncap, scap); /* on -ENOMEM the compacted heap stays in the old block */
+}
+
+/* The check is inline on every free, the compaction (rare) is not. */
+static inline void maybe_shrink(struct viova_vma *v)
+{
+	const struct vma_region *r = v->r;
+
+	if (!r->in_place && r->node_cap > VMA_SHRINK_MIN_NODES &&
+	    (uint64_t)r->nodes_live * 4 <= r->node_cap)
+		shrink(v);
 }
 
 /* ---- placement ---- */
@@ -911,7 +937,7 @@ int viova_vma_alloc_ex(struct viova_vma *vma, const struct viova_vma_alloc_args 
 	struct vma_region *r;
 	int ret = 0;
 
-	pthread_mutex_lock(&v->lock);
+	vma_lock(v);
 	r = v->r;
 
 	struct vma_req q = {
@@ -963,7 +989,7 @@ int viova_vma_alloc_ex(struct viova_vma *vma, const struct viova_vma_alloc_args 
 		r->cursor = o + q.size;
 	*offset = o;
 out:
-	pthread_mutex_unlock(&v->lock);
+	vma_unlock(v);
 	return ret;
 }
 
@@ -971,20 +997,19 @@ int viova_vma_free(struct viova_vma *vma, uint32_t handle)
 {
 	if (!vma)
 		return -EINVAL;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
-	uint32_t u = vma_handles_find(vma, handle);
+	uint32_t u = vma_handles_take(vma, handle);
 	int ret = -ENOENT;
 
 	if (u != VMA_NIL) {
-		vma_handles_remove(vma, handle);
 		vma->r->allocs--;
 		vma->r->alloc_bytes -= vma->n[u].size;
 		release(vma, u);
 		maybe_shrink(vma);
 		ret = 0;
 	}
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 
@@ -994,13 +1019,13 @@ bool viova_vma_is_allocated(struct viova_vma *vma, uint32_t handle, uint64_t siz
 
 	if (!vma)
 		return false;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	uint32_t u = vma_handles_find(vma, handle);
 
 	if (u != VMA_NIL)
 		yes = vma->n[u].start == offset && vma->n[u].size == size;
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return yes;
 }
 
@@ -1010,7 +1035,7 @@ int viova_vma_lookup(struct viova_vma *vma, uint32_t handle, uint64_t *offset, u
 
 	if (!vma)
 		return -EINVAL;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	uint32_t u = vma_handles_find(vma, handle);
 
@@ -1021,7 +1046,7 @@ int viova_vma_lookup(struct viova_vma *vma, uint32_t handle, uint64_t *offset, u
 			*size = vma->n[u].size;
 		ret = 0;
 	}
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 
@@ -1067,9 +1092,9 @@ int viova_vma_reserve(struct viova_vma *vma, uint32_t handle, uint64_t offset, u
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 	ret = reserve_locked(vma, handle, offset, size);
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 
@@ -1088,7 +1113,7 @@ int viova_vma_unreserve(struct viova_vma *vma, uint32_t handle, uint64_t offset,
 {
 	if (!vma)
 		return -EINVAL;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	uint32_t x = find_resv(vma, offset, size);
 	int ret = 0;
@@ -1103,7 +1128,7 @@ int viova_vma_unreserve(struct viova_vma *vma, uint32_t handle, uint64_t offset,
 		release(vma, x);
 		maybe_shrink(vma);
 	}
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 
@@ -1111,11 +1136,11 @@ bool viova_vma_is_reserved(struct viova_vma *vma, uint64_t offset, uint64_t size
 {
 	if (!vma)
 		return false;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	bool yes = find_resv(vma, offset, size) != VMA_NIL;
 
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return yes;
 }
 
@@ -1129,7 +1154,7 @@ int viova_vma_reserve_if_not_allocated(struct viova_vma *vma, uint32_t handle, u
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	uint32_t u = vma_handles_find(vma, handle);
 
@@ -1140,7 +1165,7 @@ int viova_vma_reserve_if_not_allocated(struct viova_vma *vma, uint32_t handle, u
 		if (!ret)
 			*was_allocated = false;
 	}
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 
@@ -1158,11 +1183,11 @@ bool viova_vma_is_empty(struct viova_vma *vma)
 {
 	if (!vma)
 		return false;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	bool empty = vma->r->allocs == 0 && vma->r->resvs == 0;
 
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return empty;
 }
 
@@ -1170,7 +1195,7 @@ int viova_vma_next_range(struct viova_vma *vma, uint64_t from, struct viova_vma_
 {
 	if (!vma || !out)
 		return -EINVAL;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	struct viova_vma *v = vma;
 	uint32_t x = VMA_NIL;
@@ -1192,7 +1217,7 @@ int viova_vma_next_range(struct viova_vma *vma, uint64_t from, struct viova_vma_
 						      : VIOVA_VMA_RANGE_RESERVED;
 		ret = 0;
 	}
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 
@@ -1200,7 +1225,7 @@ int viova_vma_get_stats(struct viova_vma *vma, struct viova_vma_stats *st)
 {
 	if (!vma || !st)
 		return -EINVAL;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	const struct vma_region *r = vma->r;
 
@@ -1223,7 +1248,7 @@ int viova_vma_get_stats(struct viova_vma *vma, struct viova_vma_stats *st)
 	    (uint64_t)r->nodes_live *
 		(sizeof(struct vma_node) + (vma->sl ? sizeof(struct vma_slinks) : 0)) +
 	    ((uint64_t)r->slot_used * sizeof(struct vma_slot) * 4 + 2) / 3;
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return 0;
 }
 
@@ -1231,11 +1256,11 @@ int viova_vma_check(struct viova_vma *vma, char *why, size_t why_len)
 {
 	if (!vma)
 		return -EINVAL;
-	pthread_mutex_lock(&vma->lock);
+	vma_lock(vma);
 
 	int ret = vma_check_locked(vma, why, why_len);
 
-	pthread_mutex_unlock(&vma->lock);
+	vma_unlock(vma);
 	return ret;
 }
 

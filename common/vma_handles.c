@@ -41,16 +41,19 @@ void vma_handles_insert(struct viova_vma *v, uint32_t handle, uint32_t node)
 	v->r->slot_used++;
 }
 
-void vma_handles_remove(struct viova_vma *v, uint32_t handle)
+uint32_t vma_handles_take(struct viova_vma *v, uint32_t handle)
 {
 	uint32_t mask = v->r->slot_cap - 1;
 	uint32_t i = slot_of(v, handle);
 
 	while (v->slots[i].handle != handle || v->slots[i].node == VMA_NIL) {
 		if (v->slots[i].node == VMA_NIL)
-			return;
+			return VMA_NIL;
 		i = (i + 1) & mask;
 	}
+
+	uint32_t node = v->slots[i].node;
+
 	/*
 	 * Backward-shift deletion: walk the rest of the cluster and move back every entry whose
 	 * home slot does not lie cyclically in (hole, j], i.e. that would become unreachable.
@@ -68,6 +71,7 @@ void vma_handles_remove(struct viova_vma *v, uint32_t handle)
 	v->slots[hole].node = VMA_NIL;
 	v->slots[hole].handle = 0;
 	v->r->slot_used--;
+	return node;
 }
 
 void vma_handles_rehash(struct viova_vma *v, const struct vma_slot *old, uint32_t old_cap)

@@ -18,7 +18,7 @@
 #ifndef VIOVA_VMA_PRIV_H
 #define VIOVA_VMA_PRIV_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,12 +27,18 @@
 
 #define VMA_NIL 0u
 #define VMA_MAGIC 0x616d7669u /* "ivma" */
-#define VMA_VERSION 3u /* 2: max_hole as a 16-bit code; 3: holes cache their own levels */
+/*
+ * 2: max_hole as a 16-bit code; 3: holes cache their own levels; 4: max_hole folded into lvl[0]
+ * (level 0 is the hole size itself), so one vector max repairs every aggregate.
+ */
+#define VMA_VERSION 4u
 /* Deepest AVL tree with 2^32 nodes is 1.44 * 32 < 48; the checker refuses anything deeper. */
 #define VMA_MAX_HEIGHT 64
 /*
- * Alignment levels of the augmentation: level j is alignment g << j (g = the heap's default
- * alignment), so with g = 4 KiB the levels cover 4 KiB .. 512 KiB.
+ * Levels of the augmentation: level j >= 1 is alignment g << j (g = the heap's default
+ * alignment), so with g = 4 KiB they cover 8 KiB .. 512 KiB. Level 0 is the hole size itself
+ * (alignment 1): the largest-hole aggregate, and for requests aligned to g a bound that is exact
+ * whenever holes start on a multiple of g (the normal case; see vma_hole_levels).
  */
 #define VMA_LEVELS 8
 
@@ -50,21 +56,22 @@ enum vma_kind {
  * lvl[j] bounds from above, over the holes of this subtree, the bytes usable by a request
  * aligned to g << j: end - align_up(start, g << j), stored as a 15-bit float rounded up
  * (vma_lvl_encode). A search skips every subtree whose lvl[] is below the request: no hole in
- * it can take the request *after alignment*; max_hole alone only knows sizes
- * (docs/allocator.md, "alignment").
+ * it can take the request *after alignment*; a largest-hole aggregate alone only knows sizes
+ * (docs/allocator.md, "alignment"). lvl[0] is that largest-hole aggregate (level 0 = the size):
+ *
+ *   lvl[0]  lvl[1]   lvl[2]   ...  lvl[7]       one 16-byte vector: a repair step is one
+ *   size    g << 1   g << 2        g << 7       pmaxsw of (left, right, own) and one compare
+ *
+ * The code of the largest hole is not exact on purpose: a big hole that shrinks or grows by a
+ * few pages keeps its code, so the repair walk stops at once instead of carrying a new exact
+ * maximum to the root (docs/allocator.md, "repair"). The exact largest hole is found on demand
+ * by a descent pruned with lvl[0] (vma_tree_largest_hole).
  */
 struct vma_node {
 	uint64_t start;
 	uint64_t size;
 	uint32_t left, right, parent; /* address tree; free list uses left */
-	/*
-	 * Largest hole size in this subtree as a vma_lvl_encode() code (0 if none): an upper
-	 * bound within 0.2%, like lvl[]. Not exact on purpose: a big hole that shrinks or grows
-	 * by a few pages keeps its code, so the repair walk stops at once instead of carrying a
-	 * new exact maximum to the root (docs/allocator.md, "repair"). The exact largest hole is
-	 * found on demand by a descent pruned with these codes (vma_tree_largest_hole).
-	 */
-	int16_t max_hole;
+	uint16_t pad;	/* zero (was max_hole before version 4) */
 	uint8_t height; /* AVL height, leaf = 1, NIL = 0 */
 	uint8_t kind;	/* enum vma_kind */
 	int16_t lvl[VMA_LEVELS];
@@ -130,15 +137,43 @@ struct vma_region {
 	uint64_t resvs, resv_bytes;
 };
 
+/*
+ * The process-local lock of a heap: 0 free, 1 held, 2 held and somebody may sleep on it (a
+ * private futex; Drepper's "Futexes are tricky", mutex 3). Uncontended, lock is one cmpxchg and
+ * unlock one xchg, inlined: ~10 instructions per operation instead of ~50 for the two calls of
+ * pthread_mutex_lock/unlock (docs/allocator.md, "Measured figures"). Process-local on purpose:
+ * a heap shared by processes runs every call under its owner's robust pthread mutex
+ * (guest/shared_heap.c), so this one is never contended there.
+ */
+typedef _Atomic uint32_t vma_lock_t;
+
 /* The process-local handle on a region: the lock and cached array addresses. */
 struct viova_vma {
-	pthread_mutex_t lock;
+	vma_lock_t lock;
 	struct vma_region *r;
 	struct vma_node *n;
 	struct vma_slinks *sl; /* NULL unless BEST_FIT */
 	struct vma_slot *slots;
 	bool owned;
 };
+
+void vma_lock_wait(vma_lock_t *l, uint32_t seen);
+void vma_unlock_wake(vma_lock_t *l);
+
+static inline void vma_lock(struct viova_vma *v)
+{
+	uint32_t seen = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&v->lock, &seen, 1, memory_order_acquire,
+						     memory_order_relaxed))
+		vma_lock_wait(&v->lock, seen);
+}
+
+static inline void vma_unlock(struct viova_vma *v)
+{
+	if (atomic_exchange_explicit(&v->lock, 0, memory_order_release) == 2)
+		vma_unlock_wake(&v->lock);
+}
 
 static inline uint64_t vma_end_of(const struct vma_node *x)
 {
@@ -153,16 +188,16 @@ static inline uint64_t vma_end_of(const struct vma_node *x)
  */
 static inline int16_t vma_lvl_encode(uint64_t u)
 {
-	if (u < 1024)
-		return (int16_t)u;
+	/*
+	 * u >= 1024 (b >= 10): keep the top 10 bits, rounded up, ceil(u / 2^sh) = 512 .. 1024,
+	 * above an exponent field sh << 9. A mantissa of 1024 carries into the exponent by
+	 * itself: (sh << 9) + 1024 == ((sh + 1) << 9) + 512. u < 1024: sh = 0 and the code is u
+	 * (u = 0 too: (0 - 1) + 1 wraps to 0). Branch-free: ceil(u / 2^sh) = ((u - 1) >> sh) + 1.
+	 */
+	int b = 63 - __builtin_clzll(u | 1);
+	int sh = b > 9 ? b - 9 : 0;
 
-	int b = 63 - __builtin_clzll(u); /* 10 .. 63 */
-	int sh = b - 9;
-	/* 10 significant bits, rounded up: 512 .. 1024 */
-	uint32_t mant = (uint32_t)(u >> sh) + ((u & ((1ull << sh) - 1)) != 0);
-
-	/* mant == 1024 carries into the exponent by itself: (e << 9) + 512 == ((e + 1) << 9) */
-	return (int16_t)(((uint32_t)(b - 8) << 9) + mant - 512); /* <= 56 << 9 */
+	return (int16_t)(((uint64_t)sh << 9) + ((u - 1) >> sh) + 1); /* <= 56 << 9 */
 }
 
 /*
@@ -181,7 +216,9 @@ static inline uint64_t vma_lvl_decode_max(int16_t c)
 /*
  * Own levels of hole @x: usable bytes after aligning its start (cached in x->own).
  *
- * Level j's value is enc(size - pad_j), pad_j = (-start) mod (g << j), and pad_j grows with j.
+ * Level 0 is enc(size). Level j >= 1 is enc(size - pad_j), pad_j = (-start) mod (g << j), and
+ * pad_j grows with j (pad_0 would be (-start) mod g: 0 on a heap whose holes start on multiples
+ * of g, which is why level 0 can be the size itself and still prune g-aligned requests exactly).
  * Codes are contiguous (enc(u) <= c exactly when u <= vma_lvl_decode_max(c)), so when even the
  * largest pad is below size - decode_max(enc(size) - 1), every level has the code of the size
  * itself: one compare for the large holes whose levels dominate the tree (a 100 TiB hole, the
@@ -204,7 +241,8 @@ static inline void vma_hole_levels(const struct vma_region *r, const struct vma_
 	uint64_t prev_pad = 0;
 	int16_t code = c;
 
-	for (int j = 0; j < VMA_LEVELS; j++) {
+	out[0] = c;
+	for (int j = 1; j < VMA_LEVELS; j++) {
 		uint64_t pad = neg & ((r->default_align << j) - 1);
 
 		if (pad != prev_pad) /* many holes are aligned beyond g: encode once per pad */
@@ -231,7 +269,7 @@ static inline void vma_own_levels(const struct vma_node *x, int16_t out[VMA_LEVE
 void vma_bind(struct viova_vma *v);
 
 /* ---- address tree and size tree (vma_tree.c) ---- */
-/* Re-establish height / max_hole / balance from @i up to the root after @i or its links changed. */
+/* Re-establish height / lvl[] / balance from @i up to the root after @i or its links changed. */
 void vma_tree_fix_up(struct viova_vma *v, uint32_t i);
 /*
  * Insert new node @x (start, size, kind set) right after @after in address order (@after !=
@@ -252,22 +290,71 @@ void vma_tree_remove(struct viova_vma *v, uint32_t x, uint32_t ancestor);
  * @ancestor as for vma_tree_remove; the in-order neighbours of the pair qualify.
  */
 bool vma_tree_remove_pair(struct viova_vma *v, uint32_t a, uint32_t b, uint32_t ancestor);
-uint32_t vma_tree_prev(const struct viova_vma *v, uint32_t x);
-uint32_t vma_tree_next(const struct viova_vma *v, uint32_t x);
+/* In-order neighbours in the address tree (NIL at either end); inline: every free asks. */
+static inline uint32_t vma_tree_prev(const struct viova_vma *v, uint32_t x)
+{
+	const struct vma_node *n = v->n;
+
+	if (n[x].left != VMA_NIL) {
+		x = n[x].left;
+		while (n[x].right != VMA_NIL)
+			x = n[x].right;
+		return x;
+	}
+	uint32_t p = n[x].parent;
+
+	while (p != VMA_NIL && n[p].left == x) {
+		x = p;
+		p = n[p].parent;
+	}
+	return p;
+}
+
+static inline uint32_t vma_tree_next(const struct viova_vma *v, uint32_t x)
+{
+	const struct vma_node *n = v->n;
+
+	if (n[x].right != VMA_NIL) {
+		x = n[x].right;
+		while (n[x].left != VMA_NIL)
+			x = n[x].left;
+		return x;
+	}
+	uint32_t p = n[x].parent;
+
+	while (p != VMA_NIL && n[p].right == x) {
+		x = p;
+		p = n[p].parent;
+	}
+	return p;
+}
 /* The segment containing @addr (start <= addr < end), or NIL if addr is outside the heap. */
 uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr);
 /* The exact size of the largest hole (0 if none): O(log n) unless many holes share its code. */
 uint64_t vma_tree_largest_hole(const struct viova_vma *v);
 
-/* Size tree: only when v->sl != NULL; no-ops otherwise. */
-void vma_size_insert(struct viova_vma *v, uint32_t x);
-void vma_size_remove(struct viova_vma *v, uint32_t x);
+/* Size tree: only when v->sl != NULL; no-ops otherwise (inline: no call on other heaps). */
+void vma_size_tree_insert(struct viova_vma *v, uint32_t x);
+void vma_size_tree_remove(struct viova_vma *v, uint32_t x);
+
+static inline void vma_size_insert(struct viova_vma *v, uint32_t x)
+{
+	if (v->sl)
+		vma_size_tree_insert(v, x);
+}
+
+static inline void vma_size_remove(struct viova_vma *v, uint32_t x)
+{
+	if (v->sl)
+		vma_size_tree_remove(v, x);
+}
 
 /* ---- handle index (vma_handles.c) ---- */
 uint32_t vma_handles_find(const struct viova_vma *v, uint32_t handle);
 /* Caller guaranteed room (vma_reserve_room) and that @handle is absent. */
 void vma_handles_insert(struct viova_vma *v, uint32_t handle, uint32_t node);
-void vma_handles_remove(struct viova_vma *v, uint32_t handle);
+/* Remove @handle and return its node, or NIL (nothing done) if it is absent: one probe. */
+uint32_t vma_handles_take(struct viova_vma *v, uint32_t handle);
 /* Point the present entry of @handle at @node (the node moved in the arena). */
 void vma_handles_rebind(struct viova_vma *v, uint32_t handle, uint32_t node);
 /* Insert every entry of @old (cap @old_cap) into the empty table of @v: used when it grows. */

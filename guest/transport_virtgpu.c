@@ -8,8 +8,9 @@
  *
  *   drmGetVersion            driver must be "virtio_gpu"
  *   GETPARAM 3D_FEATURES     EXECBUFFER needs the VIRGL feature (the host offers it)
- *   GET_CAPS 56 v1           struct viova_capset, wire major checked
- *   GETPARAM CONTEXT_INIT    1 -> CONTEXT_INIT {CAPSET_ID = 56}
+ *   GET_CAPS 30 v1           struct viova_capset, wire major checked
+ *   GETPARAM CONTEXT_INIT    1 -> CONTEXT_INIT {CAPSET_ID = 30}; EINVAL (a kernel that
+ *                                 cannot select the id) -> the default context, as below
  *                            0 -> the kernel's default context (context_init 0): stock QEMU's
  *                                 vhost-user-gpu forwards no CONTEXT_INIT, the host treats 0
  *                                 as viova
@@ -152,14 +153,21 @@ static int vg_context(int fd, const char *path)
 
 	if (vg_getparam(fd, VIRTGPU_PARAM_CONTEXT_INIT, &v) || !v)
 		return 0;
-	if (drmIoctl(fd, DRM_IOCTL_VIRTGPU_CONTEXT_INIT, &ci))
-		return guest_err(errno == EEXIST ? -EBUSY : -errno,
-				 "virtgpu: %s: CONTEXT_INIT capset %u: %s%s", path, VIOVA_CAPSET_ID,
-				 strerror(errno),
-				 errno == EEXIST ? ": this fd already has a context; open the "
-						   "device once per process"
-						 : "");
-	return 0;
+	if (!drmIoctl(fd, DRM_IOCTL_VIRTGPU_CONTEXT_INIT, &ci))
+		return 0;
+	/*
+	 * EINVAL although GET_CAPS found the capset: a kernel whose mask of supported capsets does
+	 * not have our id (a wrong-width shift, docs/protocol.md "Why capset id 30"). CONTEXT_INIT
+	 * created nothing; the default context (context_init 0) is served as viova all the same.
+	 */
+	if (errno == EINVAL)
+		return 0;
+	return guest_err(errno == EEXIST ? -EBUSY : -errno,
+			 "virtgpu: %s: CONTEXT_INIT capset %u: %s%s", path, VIOVA_CAPSET_ID,
+			 strerror(errno),
+			 errno == EEXIST ? ": this fd already has a context; open the "
+					   "device once per process"
+					 : "");
 }
 
 static int vg_area(struct vg_transport *v, const char *path, uint32_t size)

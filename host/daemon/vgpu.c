@@ -327,6 +327,10 @@ static uint32_t cmd_ctx_create(struct viova_vgpu *vg, const struct virtio_gpu_ct
 				      : VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
 	vg->ctx[slot] = c;
+	vg_log(vg, VIOVA_HOST_LOG_INFO, "CTX_CREATE %u: viova context (context_init %u: %s)", ctx_id,
+	       capset,
+	       capset ? "the guest named the viova capset"
+		      : "the default context, as from a front-end without CONTEXT_INIT");
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 

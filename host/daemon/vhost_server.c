@@ -68,11 +68,15 @@
 #define CTRL_Q 0u
 #define CURSOR_Q 1u
 
-/* Virtio features offered: VIRGL so the guest driver sends 3D commands, EDID for GET_EDID. */
+/*
+ * Virtio features offered: VIRGL so the guest driver sends 3D commands, EDID for GET_EDID,
+ * CONTEXT_INIT so the guest can name capset 30. Stock QEMU 10 drops CONTEXT_INIT (the guest then
+ * sends context_init 0, served as viova); QEMU with qemu-patches/0001 passes it on.
+ */
 #define VGPU_FEATURES                                                                              \
 	((1ull << VIRTIO_GPU_F_VIRGL) | (1ull << VIRTIO_GPU_F_EDID) |                              \
-	 (1ull << 32) /* VERSION_1 */ | (1ull << 28) /* RING_F_INDIRECT_DESC */ |                  \
-	 (1ull << 29) /* RING_F_EVENT_IDX */)
+	 (1ull << VIRTIO_GPU_F_CONTEXT_INIT) | (1ull << 32) /* VERSION_1 */ |                      \
+	 (1ull << 28) /* RING_F_INDIRECT_DESC */ | (1ull << 29) /* RING_F_EVENT_IDX */)
 /*
  * VIRTIO_F_RING_RESET (bit 40): QEMU 10's vhost-user-gpu copies the features the guest negotiated
  * with QEMU's own virtio-pci device (queue_reset=on by default) into SET_FEATURES, whether or not

@@ -48,7 +48,9 @@ for p in "${programs[@]}"; do list+=${list:+,}/bin/$(basename "$p"); done
 # A socket path in the cache dir could exceed sun_path (108 bytes) in a deep build tree.
 sockdir=$(mktemp -d /tmp/viova-vm.XXXXXX)
 sock=$sockdir/gpu.sock
-"$host_exe" --socket-path "$sock" --backend sim >"$cache/viova-host.log" 2>&1 &
+# --verbose: the device model's and the hosts' messages (CTX_CREATE's context_init, refusals)
+# land in the log printed on failure.
+"$host_exe" --socket-path "$sock" --backend sim --verbose >"$cache/viova-host.log" 2>&1 &
 host_pid=$!
 cleanup() {
 	kill "$host_pid" 2>/dev/null || true

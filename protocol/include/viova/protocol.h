@@ -61,12 +61,14 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define VIOVA_WIRE_MINOR 0
 
 /*
- * virtio-gpu capset id of the viova capset. The guest kernel accepts CONTEXT_INIT capset ids
- * up to 63 only (MAX_CAPSET_ID, a u64 mask); ids 1..9 are in use (virgl, virgl2,
+ * virtio-gpu capset id of the viova capset. Ids 1..9 are in use (virgl, virgl2,
  * gfxstream-vulkan, venus, cross-domain, drm, gfxstream-magma, gfxstream-gles,
- * gfxstream-composer). 56 stays clear of that sequentially allocated range.
+ * gfxstream-composer) and new ones are allocated upwards, so the id stays well above them; it
+ * must stay below 31: Linux (6.1 and 6.12 at least) builds its mask of supported capsets with
+ * `1 << id` on an int, so an id >= 31 sets the wrong bit and CONTEXT_INIT naming it fails with
+ * EINVAL (docs/protocol.md, "Why capset id 30").
  */
-#define VIOVA_CAPSET_ID 56
+#define VIOVA_CAPSET_ID 30
 /* GET_CAPSET version: equal to the wire major. */
 #define VIOVA_CAPSET_VERSION 1
 

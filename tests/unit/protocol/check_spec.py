@@ -199,7 +199,7 @@ def self_test(dump, doc, header):
         ("header: a field added (dump)",
          lambda: (dump + "field viova_cmd_gem_close extra u32 32 4\n", doc, header)),
         ("header: a constant value (dump)",
-         lambda: (sub_once(r"^(const VIOVA_CAPSET_ID )56", r"\g<1>57", dump), doc, header)),
+         lambda: (sub_once(r"^(const VIOVA_CAPSET_ID )30", r"\g<1>31", dump), doc, header)),
         ("header: a new #define",
          lambda: (dump, doc, header + "\n#define VIOVA_NEW_THING 5\n")),
         ("header: a new struct",

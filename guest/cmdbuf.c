@@ -238,6 +238,7 @@ int viova_guest_sync(struct viova_guest_device *dev, uint64_t timeout_ns)
 		guest_enter(dev);
 		guest_retire_poll(dev);
 		guest_leave(dev);
+		guest_reap_auto(dev, GUEST_REAP_INTERVAL_NS);
 	}
 	return ret;
 }

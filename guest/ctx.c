@@ -97,6 +97,8 @@ int viova_guest_ctx_create(struct viova_guest_device *dev,
 				 "priority %" PRId32 " (%d..%d) out of range",
 				 o.params, VIOVA_CTX_PARAMS_ALL, o.priority, VIOVA_PRIORITY_MIN,
 				 VIOVA_PRIORITY_MAX);
+	/* contexts of dead processes give their ids, host quota and iovas back first */
+	guest_reap_auto(dev, 0);
 	guest_enter(dev);
 	ret = guest_check_lost(dev);
 	if (ret)
@@ -173,6 +175,7 @@ int viova_guest_ctx_clone(struct viova_guest_ctx *src, uint32_t flags,
 				 "ctx_clone: the host cannot clone 0x%" PRIx32
 				 " (it honours 0x%" PRIx32 ")",
 				 flags & ~dev->caps.clone_flags, dev->caps.clone_flags);
+	guest_reap_auto(dev, 0);
 	guest_enter(dev);
 	ret = guest_check_lost(dev);
 	if (ret == 0 && !guest_mine(dev, src->owner))

@@ -15,7 +15,9 @@
  *            except VMs, whose heaps are shared memory and which the child may allocate
  *            from and share into its own contexts.
  * Everything shared (socket, response area, seqno/id counters, error log, VM heaps) is
- * MAP_SHARED memory or an inherited fd, so no step needs the host.
+ * MAP_SHARED memory or an inherited fd, so no step needs the host. The child starts without an
+ * owner tag (reap.c): it claims its own when it first takes a context id or a heap range, so
+ * its leftovers can be reaped if it dies and its parent's never are while the parent lives.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -64,6 +66,8 @@ static void atfork_child(void)
 	/* The only thread left is the one that forked; it held all of these in prepare. */
 	for (d = g_devs; d; d = d->next_dev) {
 		pthread_mutex_init(&d->lock, NULL);
+		/* not taken in prepare (a reap pass may wait seconds); the child has no pass */
+		pthread_mutex_init(&d->reap_lock, NULL);
 		d->forked = true;
 	}
 	pthread_mutex_init(&g_lock, NULL);
@@ -81,6 +85,8 @@ static void child_takeover(struct viova_guest_device *dev)
 	guest_cmdbuf_reset(dev);
 	guest_retire_drop(dev);
 	memset(&dev->st, 0, sizeof(dev->st));
+	dev->tag = 0; /* the parent's; the child claims its own when it first owns something */
+	dev->reap_next_ns = 0;
 }
 
 int guest_enter(struct viova_guest_device *dev)
@@ -135,6 +141,9 @@ int guest_ctx_id_alloc(struct viova_guest_device *dev, uint32_t *id)
 		if (__atomic_load_n(&dev->sh->ctx_used[i / 32], __ATOMIC_RELAXED) & bit)
 			continue;
 		if (!(__atomic_fetch_or(&dev->sh->ctx_used[i / 32], bit, __ATOMIC_ACQ_REL) & bit)) {
+			/* reaper 0, owner this process (0 when it has no tag: never reaped) */
+			__atomic_store_n(&dev->sh->ctx_rec[i], guest_owner_tag(dev),
+					 __ATOMIC_RELEASE);
 			*id = i;
 			return 0;
 		}
@@ -145,11 +154,18 @@ int guest_ctx_id_alloc(struct viova_guest_device *dev, uint32_t *id)
 			 dev->caps.max_contexts);
 }
 
-void guest_ctx_id_free(struct viova_guest_device *dev, uint32_t id)
+void guest_ctx_id_release(struct viova_guest_device *dev, uint32_t id)
 {
 	if (id && id < GUEST_MAX_CTX_IDS)
 		__atomic_fetch_and(&dev->sh->ctx_used[id / 32], ~(1u << (id % 32)),
 				   __ATOMIC_ACQ_REL);
+}
+
+void guest_ctx_id_free(struct viova_guest_device *dev, uint32_t id)
+{
+	if (id && id < GUEST_MAX_CTX_IDS)
+		__atomic_store_n(&dev->sh->ctx_rec[id], 0, __ATOMIC_RELEASE);
+	guest_ctx_id_release(dev, id);
 }
 
 static bool cond_attached(struct viova_guest_device *dev, void *arg)
@@ -209,6 +225,7 @@ static void device_free(struct viova_guest_device *dev)
 	if (dev->sh)
 		munmap(dev->sh, dev->sh_size);
 	pthread_mutex_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->reap_lock);
 	free(dev);
 }
 
@@ -248,6 +265,7 @@ int viova_guest_device_open(const char *uri, const struct viova_guest_device_opt
 	if (!dev)
 		return guest_err(-ENOMEM, "device_open: out of memory");
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->reap_lock, NULL);
 	dev->pid = getpid();
 	dev->timeout_ns = o.timeout_ns;
 	if (strncmp(uri, "unix:", 5) == 0) {
@@ -342,7 +360,7 @@ void viova_guest_device_close(struct viova_guest_device *dev)
 	struct viova_guest_ctx *c, *cn;
 	struct viova_guest_vm *v, *vn;
 	uint64_t local, target;
-	bool lost;
+	bool lost, settled;
 
 	if (!dev)
 		return;
@@ -363,7 +381,8 @@ void viova_guest_device_close(struct viova_guest_device *dev)
 		if (guest_mine(dev, c->owner))
 			guest_ctx_destroy_locked(c, &local);
 	}
-	if (!lost && guest_flush_locked(dev) == 0 && dev->sent_real) {
+	settled = !lost && guest_flush_locked(dev) == 0;
+	if (settled && dev->sent_real) {
 		target = dev->sent_real;
 		for (c = dev->ctxs; c; c = c->next) {
 			if (guest_mine(dev, c->owner)) {
@@ -372,7 +391,7 @@ void viova_guest_device_close(struct viova_guest_device *dev)
 			}
 		}
 		guest_leave(dev);
-		guest_wait(dev, cond_seqno, &target, dev->timeout_ns);
+		settled = guest_wait(dev, cond_seqno, &target, dev->timeout_ns) == 0;
 		guest_enter(dev);
 	}
 	for (c = dev->ctxs; c; c = cn) {
@@ -388,6 +407,13 @@ void viova_guest_device_close(struct viova_guest_device *dev)
 		free(v);
 	}
 	dev->vms = NULL;
+	/*
+	 * Everything this process made is gone on the host: what it still holds in shared heaps
+	 * (ranges never freed, retire entries not ready) may be reaped by the others now. If the
+	 * host did not confirm in time, the slot stays and is reaped once this process is dead.
+	 */
+	if (settled)
+		guest_owner_release(dev);
 	guest_leave(dev);
 	device_free(dev);
 }

@@ -10,6 +10,7 @@
  *   vm.c            VMs: options and environment, alloc/free ranges, bind/unbind, info
  *   bo.c            buffers: create/close, set/clear iova, upload/download; submit; fences
  *   retire.c        the retire queue (iova reuse only after the jobs that used it signalled)
+ *   reap.c          owner tags of processes, orphan reaping (contexts and ranges of dead ones)
  *   errors.c        last-error messages, draining the host's error ring into the shared log
  *   transport_socket.c   the unix-socket transport (viova/socket.h framing, doorbell futex)
  *
@@ -39,7 +40,9 @@
 #define GUEST_MAX_LANES 16u	       /* response-payload lanes claimed per call */
 #define GUEST_MAX_CTX_IDS 4096u	       /* host limit of max_contexts */
 #define GUEST_BO_MAX_MAPS 4u
-#define GUEST_WAIT_SLICE_NS 50000000ull /* longest sleep between liveness checks */
+#define GUEST_WAIT_SLICE_NS 50000000ull	    /* longest sleep between liveness checks */
+#define GUEST_MAX_PROCS 256u		    /* processes of a connection that own things (tags) */
+#define GUEST_REAP_INTERVAL_NS 250000000ull /* sync/retire look for orphans at most this often */
 
 #define GUEST_DEFAULT_TIMEOUT_NS 5000000000ull
 #define GUEST_DEFAULT_BATCH (128u << 10)
@@ -53,6 +56,22 @@ struct guest_lane {
 	int32_t tid;	     /* 0 = free; else the thread (gettid) holding it */
 	int32_t pid;	     /* its process, to reclaim lanes of dead processes */
 	uint64_t busy_until; /* reusable once processed_seqno >= this (late answers) */
+};
+
+/*
+ * A process that owns contexts or heap ranges of the connection (reap.c). Its owner tag is
+ * (gen << 8 | slot): a slot is reused with a new gen, so a stale tag never names a new owner.
+ * gs = (gen << 32 | GUEST_PROC_*) changes by CAS only; pid and start are written while CLAIMING.
+ */
+#define GUEST_PROC_FREE 0u
+#define GUEST_PROC_CLAIMING 1u
+#define GUEST_PROC_ACTIVE 2u
+struct guest_proc {
+	uint64_t gs;
+	int32_t pid;
+	uint32_t pad0;
+	uint64_t start; /* field 22 (starttime) of /proc/<pid>/stat: tells a reused pid apart */
+	uint64_t pidns; /* inode of /proc/self/ns/pid: only a reaper seeing the same pids judges */
 };
 
 /*
@@ -73,6 +92,11 @@ struct guest_shared {
 	uint64_t log_missed;			   /* host ring overflow seen */
 	struct viova_err_rec log[GUEST_LOG_RECORDS];
 	struct guest_lane lanes[GUEST_MAX_LANES];
+	uint32_t reap_epoch; /* bumped when a proc slot is given up: heaps may hold gone tags */
+	uint32_t pad1;
+	struct guest_proc procs[GUEST_MAX_PROCS];
+	/* per ctx id: owner tag (low 32 bits), tag of the process reaping it (high 32 bits) */
+	uint64_t ctx_rec[GUEST_MAX_CTX_IDS];
 };
 
 /* Header of a VM's heap memfd; the vma region follows at heap_off. */
@@ -86,6 +110,15 @@ struct guest_heap_shared {
 	uint32_t strategy; /* VIOVA_GUEST_VMA_* */
 	uint32_t pad0;
 	uint64_t seed;
+	/*
+	 * Owner index: who allocated each live range (reap.c frees the ranges of dead owners).
+	 * Linear probing from slot handle & mask, 2^otab_bits entries (handle << 32 | owner tag;
+	 * 0 empty, ~0 deleted) at otab_off, live entries at most 2/3 of it, deleted ones rebuilt
+	 * away past 1/4; changed only under the lock, like the vma region.
+	 */
+	uint64_t otab_off;
+	uint32_t otab_bits;
+	uint32_t otab_tombs; /* deleted entries (~0) in the index */
 };
 
 struct guest_heap {
@@ -158,7 +191,11 @@ struct viova_guest_device {
 	pid_t pid;   /* process this view belongs to */
 	bool forked; /* set by the atfork child handler: re-initialise on next call */
 	bool closing;
-	pthread_mutex_t lock; /* process-local: encoder, lists, retire queue */
+	pthread_mutex_t lock;	   /* process-local: encoder, lists, retire queue */
+	uint32_t tag;		   /* this process's owner tag (0: none yet / none free) */
+	uint32_t reap_epoch;	   /* sh->reap_epoch when this process last swept its heaps */
+	uint64_t reap_next_ns;	   /* sync/retire look for orphans again from then on */
+	pthread_mutex_t reap_lock; /* process-local: one reap pass at a time (never under lock) */
 
 	struct viova_capset caps;
 	uint64_t timeout_ns;
@@ -220,6 +257,14 @@ void guest_heap_unmap(struct guest_heap *heap);
  */
 int guest_heap_lock(struct guest_heap *heap, struct viova_guest_device *dev);
 void guest_heap_unlock(struct guest_heap *heap);
+/* Owner index (heap lock held): record / forget / look up the tag of a range's handle. */
+void guest_heap_own(struct guest_heap *heap, uint32_t handle, uint32_t tag);
+void guest_heap_disown(struct guest_heap *heap, uint32_t handle);
+uint32_t guest_heap_owner(const struct guest_heap *heap, uint32_t handle);
+/* Free every range whose owner tag makes gone() true (heap lock held). Returns how many. */
+uint32_t guest_heap_reap(struct guest_heap *heap, bool (*gone)(void *arg, uint32_t tag), void *arg);
+/* Check the owner index against the vma (heap lock held): 0 or -EUCLEAN with why. */
+int guest_heap_check_owners(struct guest_heap *heap, char *why, size_t len);
 
 /* ---- device.c ---- */
 /* Enter a call on dev: dev->lock taken, fork re-initialisation done. Returns 0 or -ENODEV. */
@@ -230,9 +275,11 @@ int guest_check_lost(struct viova_guest_device *dev);
 void guest_mark_lost(struct viova_guest_device *dev, const char *why);
 /* The next id from the shared counter (buffers, VMs, range handles). */
 uint32_t guest_next_id(struct viova_guest_device *dev);
-/* Take / give back a context id. */
+/* Take a context id (recording this process as its owner) / give one back (clearing that). */
 int guest_ctx_id_alloc(struct viova_guest_device *dev, uint32_t *id);
 void guest_ctx_id_free(struct viova_guest_device *dev, uint32_t id);
+/* Only the bitmap bit (the reaper clears the record itself, by CAS). */
+void guest_ctx_id_release(struct viova_guest_device *dev, uint32_t id);
 static inline bool guest_mine(const struct viova_guest_device *dev, pid_t owner)
 {
 	return dev->pid == owner;
@@ -323,7 +370,18 @@ uint32_t guest_retire_poll(struct viova_guest_device *dev);
 void guest_retire_ctx_gone(struct viova_guest_device *dev, uint32_t ctx_id, uint64_t gate);
 /* Drop every entry without releasing (fork child: the parent owns them). */
 void guest_retire_drop(struct viova_guest_device *dev);
-/* Release entries whose conditions hold, and also every entry when force (device lost). */
+/* Entries in the queue. */
 uint32_t guest_retire_count(const struct viova_guest_device *dev);
+
+/* ---- reap.c ---- */
+/* This process's owner tag, claiming a proc slot on first use (dev->lock held); 0: none. */
+uint32_t guest_owner_tag(struct viova_guest_device *dev);
+/* Give the slot up (device closed after everything it made was destroyed on the host). */
+void guest_owner_release(struct viova_guest_device *dev);
+/*
+ * Implicit reaping (no lock held): a pass when interval_ns has passed since the last one
+ * (0: always). Failures are ignored: the caller's call goes on; the next pass retries.
+ */
+void guest_reap_auto(struct viova_guest_device *dev, uint64_t interval_ns);
 
 #endif /* VIOVA_GUEST_PRIV_H */

@@ -158,6 +158,8 @@ int viova_guest_retire(struct viova_guest_device *dev, uint64_t timeout_ns, uint
 	ret = guest_flush_locked(dev);
 	guest_leave(dev);
 	if (ret == 0)
+		guest_reap_auto(dev, GUEST_REAP_INTERVAL_NS);
+	if (ret == 0)
 		ret = guest_wait(dev, cond_retired, &left, timeout_ns);
 	if (pending)
 		*pending = left;

@@ -155,6 +155,7 @@ int guest_vm_alloc_locked(struct viova_guest_vm *vm, uint32_t handle, uint64_t s
 			  uint64_t *addr, const char *what)
 {
 	struct viova_guest_device *dev = vm->dev;
+	uint32_t tag = guest_owner_tag(dev);
 	int ret, tries;
 
 	for (tries = 0;; tries++) {
@@ -162,6 +163,8 @@ int guest_vm_alloc_locked(struct viova_guest_vm *vm, uint32_t handle, uint64_t s
 		if (ret)
 			return ret;
 		ret = viova_vma_alloc(vm->heap.vma, handle, size, align, addr);
+		if (ret == 0) /* who to give it back for if this process dies (reap.c) */
+			guest_heap_own(&vm->heap, handle, tag);
 		guest_heap_unlock(&vm->heap);
 		/* Full: ranges waiting to retire may be ready now. */
 		if (ret != -ENOSPC || tries || !dev->retire)
@@ -193,6 +196,7 @@ int guest_vm_free_handle_locked(struct viova_guest_vm *vm, uint32_t handle)
 	if (ret)
 		return ret;
 	ret = viova_vma_free(vm->heap.vma, handle);
+	guest_heap_disown(&vm->heap, handle);
 	guest_heap_unlock(&vm->heap);
 	return ret;
 }
@@ -467,6 +471,8 @@ int viova_guest_vm_check(struct viova_guest_vm *vm)
 	ret = guest_heap_lock(&vm->heap, vm->dev);
 	if (ret == 0) {
 		ret = viova_vma_check(vm->heap.vma, why, sizeof(why));
+		if (ret == 0)
+			ret = guest_heap_check_owners(&vm->heap, why, sizeof(why));
 		guest_heap_unlock(&vm->heap);
 		if (ret)
 			guest_err(ret, "vm_check: VM %" PRIu32 "'s heap is inconsistent: %s",

@@ -47,6 +47,8 @@
  *   to one process. The child's unsent commands are its own; the parent's unsent commands stay
  *   with the parent. A process killed while holding a shared lock does not block the others:
  *   the next locker recovers the lock, checks the heap, and marks it broken if it is damaged.
+ *   What a process that died left behind (contexts on the host, ranges in shared heaps) is
+ *   reaped by the survivors: viova_guest_device_reap().
  *
  * Threads: every function may be called from several threads of a process on one device; an
  * object must not be destroyed while another thread still uses it.
@@ -133,7 +135,8 @@ int viova_guest_flush(struct viova_guest_device *dev, uint64_t *last_seqno);
 /*
  * viova_guest_sync - one explicit round trip: send a SYNC after everything batched and wait
  * until the host has processed it (so every earlier command of this process has run or failed
- * and its error records are readable). Returns 0, -ETIMEDOUT, -ENODEV.
+ * and its error records are readable). Then, at most every 250 ms, it reaps what dead processes
+ * left behind (viova_guest_device_reap; its errors are ignored). Returns 0, -ETIMEDOUT, -ENODEV.
  */
 int viova_guest_sync(struct viova_guest_device *dev, uint64_t timeout_ns);
 
@@ -158,9 +161,36 @@ int viova_guest_device_stats(struct viova_guest_device *dev, struct viova_guest_
 /*
  * viova_guest_retire - wait until this process's retire queue is empty (every released iova
  * is back in its allocator), flushing first. @pending (may be NULL) receives what is left.
+ * Like viova_guest_sync it reaps dead processes' leftovers at most every 250 ms.
  * Returns 0, -ETIMEDOUT (entries remain), -ENODEV.
  */
 int viova_guest_retire(struct viova_guest_device *dev, uint64_t timeout_ns, uint32_t *pending);
+
+/* What one viova_guest_device_reap() pass did. */
+struct viova_guest_reap {
+	uint32_t processes; /* dead processes whose leftovers are now all released */
+	uint32_t contexts;  /* orphaned contexts this call destroyed on the host */
+	uint64_t ranges;    /* iova ranges of dead processes returned to this process's heaps */
+};
+
+/*
+ * viova_guest_device_reap - release what processes sharing @dev left behind when they died
+ * without destroying it (crash, SIGKILL, _exit): their contexts are destroyed on the host
+ * (CTX_DESTROY: jobs finished or cancelled, buffers and mappings dropped, quota returned) and,
+ * once the host has processed that, the iova ranges they held in VM heaps this process maps go
+ * back to those heaps. A process is dead when /proc/<pid>/stat is gone, shows a zombie, or
+ * shows another start time (the pid was reused): a live process's objects are never touched,
+ * and so are not those of a process that never had a slot (256 owners at once, no /proc).
+ * Any process of the connection may reap any dead one; two reaping at once release each thing
+ * once. The same pass also runs implicitly at the start of viova_guest_ctx_create/_clone and,
+ * at most every 250 ms, in viova_guest_sync/viova_guest_retire (their errors are ignored).
+ * Costs one /proc read per other owning process; with orphans, two round trips.
+ * @reaped: may be NULL; receives what this call did (also when it fails half-way).
+ * Returns 0; -ETIMEDOUT the host did not process the SYNC / CTX_DESTROYs in the device
+ * timeout (the claims stay with this process; call again); -ENODEV; -EOPNOTSUPP /proc is not
+ * readable; -ENOMEM.
+ */
+int viova_guest_device_reap(struct viova_guest_device *dev, struct viova_guest_reap *reaped);
 
 /*
  * viova_guest_last_error - message of the last failure of a viova_guest_* call in this thread,
@@ -283,8 +313,9 @@ int viova_guest_vm_unbind(struct viova_guest_ctx *ctx, struct viova_guest_vm *vm
 int viova_guest_vm_info(struct viova_guest_vm *vm, struct viova_guest_vm_info *info);
 
 /*
- * viova_guest_vm_check - verify every invariant of @vm's heap (viova_vma_check) under its lock.
- * Returns 0, -EUCLEAN (broken; the message says what), -EINVAL.
+ * viova_guest_vm_check - verify every invariant of @vm's heap (viova_vma_check) and of its
+ * owner index (every entry names a live range and is reachable; it reads the whole index)
+ * under its lock. Returns 0, -EUCLEAN (broken; the message says what), -EINVAL.
  */
 int viova_guest_vm_check(struct viova_guest_vm *vm);
 
@@ -314,7 +345,8 @@ struct viova_guest_ctx_options {
 /*
  * viova_guest_ctx_create - a new context (CTX_CREATE), with a new primary VM or sharing
  * @opts->share_vm (a VM of this process or of the parent process after fork; one of the
- * contexts that created or shared it must still be alive on the host).
+ * contexts that created or shared it must still be alive on the host). Reaps first what dead
+ * processes of the connection left behind (viova_guest_device_reap; its errors are ignored).
  * Returns 0, -EAGAIN (every context id of the connection is taken), -EOPNOTSUPP (sharing
  * without MULTI_VM), -ENOMEM.
  */

@@ -328,7 +328,7 @@ static void test_child_dies_holding_heap_lock(void **state)
 	GT_OK(viova_guest_vm_info(vm, &vi));
 	assert_int_equal(vi.recoveries, 1);
 	assert_false(vi.broken);
-	assert_int_equal(vi.allocations, 3); /* the dead child's range stays allocated */
+	assert_int_equal(vi.allocations, 3); /* the dead child's range: until somebody reaps */
 	GT_OK(viova_guest_vm_check(vm));
 	GT_OK(viova_guest_device_stats(dev, &st));
 	assert_int_equal(st.lock_recoveries, 1);

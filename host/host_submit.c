@@ -336,6 +336,13 @@ void host_ev_job_fault(void *cookie, void *ctx, uint64_t fence, uint64_t iova, i
 			 " [%s]; context %" PRIu32 " is lost: split long work into smaller jobs, "
 			 "then destroy and recreate the context",
 			 rec.seqno, c->id, fence, iova, viova_codec_errno_name(wire), c->id);
+	else if (err == -ENOMEM)
+		host_log(h, VIOVA_HOST_LOG_WARN,
+			 "SUBMIT (seqno %" PRIu64 ", ctx %" PRIu32 "): the job of fence %" PRIu64
+			 " could not get host memory for the buffer it writes at iova 0x%" PRIx64
+			 " [%s]; context %" PRIu32 " is lost: the host is short of memory (lower "
+			 "--max-total-bytes or free buffers), then destroy and recreate the context",
+			 rec.seqno, c->id, fence, iova, viova_codec_errno_name(wire), c->id);
 	else
 		host_log(h, VIOVA_HOST_LOG_WARN,
 			 "SUBMIT (seqno %" PRIu64 ", ctx %" PRIu32 "): GPU fault at iova 0x%" PRIx64

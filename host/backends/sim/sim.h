@@ -24,7 +24,7 @@
 #define SIM_DEFAULT_VA_START 0x100000000ull
 #define SIM_DEFAULT_VA_SIZE 0xfff00000000ull
 #define SIM_DEFAULT_RESERVED_SIZE (16ull << 20)
-#define SIM_DEFAULT_MAX_BYTES (512ull << 20) /* buffer memory per backend instance */
+#define SIM_DEFAULT_MAX_BYTES (512ull << 20) /* buffer sizes per instance, charged at create */
 
 #define SIM_PAGE_SIZE 4096u
 #define SIM_MIN_ALIGNMENT 4096u
@@ -93,13 +93,22 @@ struct sim_debug_stats {
 	uint32_t bos; /* including closed ones still held by a job */
 	uint32_t timelines;
 	uint32_t jobs_queued; /* queued or running */
-	uint64_t bytes;	      /* buffer memory in use */
+	uint64_t bytes;	      /* buffer sizes charged against sim_max_bytes */
 	uint64_t jobs_run;
 	uint64_t jobs_faulted;	 /* including the timed-out ones */
 	uint64_t jobs_timed_out; /* stopped by the hang-check */
 	uint64_t jobs_skipped;	 /* not run: the context was banned */
 	uint64_t jobs_cancelled; /* removed or stopped by ctx_destroy / destroy */
 	bool worker_started;
+	/*
+	 * Lazy backing (docs/sim.md "Buffers"): `bytes` above is what buffers are charged
+	 * against sim_max_bytes (their full size from bo_create on); these count the buffers
+	 * that have host memory, i.e. have been written at least once, and their sizes.
+	 */
+	uint32_t bos_backed;
+	uint64_t bytes_backed;
+	uint64_t backing_failures; /* first writes refused -ENOMEM (allocation or test hook) */
+	uint64_t backing_lost;	   /* upload backings freed: the GPU backed the buffer first */
 };
 
 void sim_debug_stats(struct viova_backend *be, struct sim_debug_stats *st);
@@ -120,6 +129,22 @@ int sim_debug_wait_parked(struct viova_backend *be, uint64_t timeout_ns);
  * through a harness that creates it with a NULL config (tests/integration/host).
  */
 void sim_debug_set_job_timeout(struct viova_backend *be, uint64_t timeout_ns);
+
+/*
+ * Make the next n first-write allocations fail as if the host were out of memory
+ * (UINT32_MAX: every one until called again with 0). A refused upload returns -ENOMEM; a GPU
+ * job whose write needs the memory faults with -ENOMEM before its fence. Only allocations
+ * are affected: writes to buffers already backed go on.
+ */
+void sim_debug_fail_backing(struct viova_backend *be, uint32_t n);
+
+/*
+ * Call fn(arg) from bo_write's first-write backing after it has allocated the memory and
+ * before it takes the instance lock again (NULL: no call). A test can let the GPU back the
+ * same buffer in that window, so the upload deterministically loses the race and frees its
+ * allocation (backing_lost). fn runs on the caller's thread with no sim lock held.
+ */
+void sim_debug_set_backing_window(struct viova_backend *be, void (*fn)(void *arg), void *arg);
 
 /* What a context holds, for the clone tests. */
 struct sim_debug_ctx_info {

@@ -461,6 +461,25 @@ void sim_debug_set_job_timeout(struct viova_backend *be, uint64_t timeout_ns)
 	pthread_mutex_unlock(&sb->lock);
 }
 
+void sim_debug_fail_backing(struct viova_backend *be, uint32_t n)
+{
+	struct sim_backend *sb = sim_of(be);
+
+	pthread_mutex_lock(&sb->lock);
+	sb->backing_fail = n;
+	pthread_mutex_unlock(&sb->lock);
+}
+
+void sim_debug_set_backing_window(struct viova_backend *be, void (*fn)(void *arg), void *arg)
+{
+	struct sim_backend *sb = sim_of(be);
+
+	pthread_mutex_lock(&sb->lock);
+	sb->backing_window = fn;
+	sb->backing_window_arg = arg;
+	pthread_mutex_unlock(&sb->lock);
+}
+
 void sim_debug_ctx_info(struct viova_backend *be, struct viova_be_ctx *ctx,
 			struct sim_debug_ctx_info *info)
 {

@@ -16,11 +16,14 @@
  *     v
  *   running: each word, each page: translate (lock held) -> move bytes (lock dropped)
  *     |   unmapped / read-only  -> fault: stop at this word  (iova of the failed access)
+ *     |   first write to a buffer without memory: back it (sim_bo_back_gpu); no memory
+ *     |                         -> fault -ENOMEM: stop at this word
  *     |   ctx_destroy / destroy -> cancel: stop before the next page
  *     |   budget spent (clock read every SIM_HANGCHECK_STEPS pages) -> -ETIMEDOUT, stop there
  *     v
  *   faulted: ban if the context is not RECOVERABLE or the job timed out (its later jobs are
- *     |      skipped, fences still signal); job_fault(fence, iova, -EFAULT / -ETIMEDOUT) with
+ *     |      skipped, fences still signal); job_fault(fence, iova, -EFAULT / -ENOMEM /
+ *     |      -ETIMEDOUT) with
  *     |      the lock dropped, job still queued
  *     v
  *   requeued (lock held): its work charged to the timeline, which rejoins the run queue
@@ -281,7 +284,8 @@ static bool sim_gpu_bans(const struct viova_be_ctx *ctx, int err)
 {
 	if (err == -ETIMEDOUT)
 		return true;
-	return err == -EFAULT && !(ctx->params & VIOVA_CTX_RECOVERABLE);
+	/* -ENOMEM: a first write the host could not back, a fault like any other */
+	return (err == -EFAULT || err == -ENOMEM) && !(ctx->params & VIOVA_CTX_RECOVERABLE);
 }
 
 /*
@@ -443,6 +447,10 @@ static int sim_gpu_fill(struct sim_backend *sb, struct sim_job *job, const struc
 			f->iova = iova;
 			return -EFAULT;
 		}
+		if (!bo->mem && (ret = sim_bo_back_gpu(sb, bo, NULL))) {
+			f->iova = iova;
+			return ret;
+		}
 		sim_gpu_access_begin(sb, bo, NULL);
 		sim_fill_pattern(bo->mem + off, run, (uint32_t)w->arg2);
 		sim_gpu_access_end(sb);
@@ -477,9 +485,16 @@ static int sim_gpu_copy(struct sim_backend *sb, struct sim_job *job, const struc
 			f->iova = dst;
 			return -EFAULT;
 		}
+		if (!dbo->mem && (ret = sim_bo_back_gpu(sb, dbo, sbo))) {
+			f->iova = dst;
+			return ret;
+		}
 		sim_gpu_access_begin(sb, dbo, sbo);
 		/* distinct iovas may still alias the same pages (two mappings of one buffer) */
-		memmove(dbo->mem + doff, sbo->mem + soff, (size_t)drun);
+		if (sbo->mem)
+			memmove(dbo->mem + doff, sbo->mem + soff, (size_t)drun);
+		else
+			memset(dbo->mem + doff, 0, (size_t)drun); /* never written: zeros */
 		sim_gpu_access_end(sb);
 		sb->run_cost += 2 * drun + SIM_SCHED_STEP_COST;
 		done += drun;
@@ -502,6 +517,10 @@ static int sim_gpu_write_fence(struct sim_backend *sb, struct sim_job *job,
 	if (sim_vm_translate(sb, job->ctx->vm, w->arg0, 8, true, &bo, &off, &run)) {
 		f->iova = w->arg0;
 		return -EFAULT;
+	}
+	if (!bo->mem && (ret = sim_bo_back_gpu(sb, bo, NULL))) {
+		f->iova = w->arg0;
+		return ret;
 	}
 	memcpy(bo->mem + off, &w->arg1, 8);
 	sb->run_cost += 8 + SIM_SCHED_STEP_COST;

@@ -22,6 +22,12 @@
  *                                              while the buffer is in access[] (one page)
  *   lock; access[] = NULL; broadcast done_cv
  *
+ * Lazy backing follows the same rule: a buffer's memory (bo->mem) is allocated at its first
+ * write with the lock dropped, and published with the lock held. The worker allocates with
+ * the buffer(s) of the step in access[] (nobody else can back, read or free them meanwhile);
+ * bo_write allocates with nothing held and, if the worker backed the buffer in the meantime,
+ * frees its own copy (sim_bo_back_gpu / sim_bo_back_cpu).
+ *
  * Event callbacks (fence_signaled, job_fault) are never called with the lock held: the worker
  * counts them in ctx->cb_inflight around the call and ctx_destroy waits for that count to drop
  * to zero, so no event names a context after ctx_destroy returns.
@@ -43,7 +49,10 @@
 /* The mapping SET_IOVA made (the whole buffer); bind pieces never carry it. */
 #define SIM_MAP_WHOLE (1u << 2)
 
-/* Buffers up to this size live on the heap, larger ones in their own anonymous mapping. */
+/*
+ * Backing of a written buffer: up to this size on the heap, larger ones in their own
+ * anonymous mapping (whose pages the host kernel commits one by one as they are touched).
+ */
 #define SIM_SMALL_BO_SIZE (64u * 1024u)
 
 /* Engine map / SSEU of a new context: the sim GPU has one engine and one slice. */
@@ -64,7 +73,13 @@ struct viova_be_vm {
 
 struct viova_be_bo {
 	struct sim_backend *sb;
-	uint8_t *mem; /* size bytes, zero-filled at creation (sim_mem_alloc) */
+	/*
+	 * size zero-filled bytes, or NULL until the first write (lazy backing: an unbacked
+	 * buffer reads as zeros). Set once, never cleared before teardown; written only with the
+	 * lock held and the buffer not in sb->access[] (sim_bo_back_*), so whoever holds the lock
+	 * or has the buffer in sb->access[] reads it race-free.
+	 */
+	uint8_t *mem;
 	uint64_t size;
 	uint32_t flags;	      /* VIOVA_GEM_* */
 	uint32_t id;	      /* key of its mappings in every VM's va_space (index in sb->bo_tab) */
@@ -138,9 +153,13 @@ struct sim_job {
 
 /* Why a job stopped. */
 struct sim_fault {
-	/* 0, -EFAULT (translation / permission fault), -ETIMEDOUT (hang-check), -ECANCELED */
+	/*
+	 * 0, -EFAULT (translation / permission fault), -ENOMEM (a first write the host could
+	 * not back), -ETIMEDOUT (hang-check), -ECANCELED
+	 */
 	int err;
-	uint64_t iova; /* -EFAULT: the failed access; -ETIMEDOUT: the next one the job would make */
+	/* -EFAULT / -ENOMEM: the failed access; -ETIMEDOUT: the next one the job would make */
+	uint64_t iova;
 	uint32_t word;
 };
 
@@ -176,7 +195,10 @@ struct sim_backend {
 	uint32_t *bo_free; /* stack of free ids */
 	uint32_t bo_nfree;
 	uint32_t bo_next; /* next never-used id */
-	uint64_t bytes;	  /* buffer memory in use, against max_bytes */
+	uint64_t bytes; /* buffer sizes charged (from bo_create on, backed or not), vs max_bytes */
+	uint32_t backing_fail; /* test hook: refuse this many more backings (UINT32_MAX: all) */
+	void (*backing_window)(void *arg); /* test hook: called in sim_bo_back_cpu's window */
+	void *backing_window_arg;
 
 	struct viova_be_vm *vms;
 	struct viova_be_ctx *ctxs;
@@ -217,6 +239,19 @@ void sim_bo_close(struct viova_backend *be, struct viova_be_bo *bo);
 void sim_bo_teardown(struct sim_backend *sb, struct viova_be_bo *bo);
 /* Block (lock held) while the worker touches bo outside the lock. */
 void sim_bo_wait_access(struct sim_backend *sb, const struct viova_be_bo *bo);
+
+/*
+ * Lazy backing (lock held on entry and exit; bo->mem is NULL). Both drop the lock around the
+ * allocation. 0 once bo->mem is set, -ENOMEM if it could not be (nothing changed).
+ *
+ * sim_bo_back_gpu: for the worker's first write to bo; bo and other (the other buffer of the
+ * step, or NULL) sit in sb->access[] meanwhile, so neither is freed or touched by the CPU and
+ * nobody else can back bo: the worker's allocation always wins.
+ * sim_bo_back_cpu: for bo_write (the caller has waited for sim_bo_wait_access); if the worker
+ * backed bo while the lock was dropped, the loser's memory is freed and 0 returned.
+ */
+int sim_bo_back_gpu(struct sim_backend *sb, struct viova_be_bo *bo, struct viova_be_bo *other);
+int sim_bo_back_cpu(struct sim_backend *sb, struct viova_be_bo *bo);
 
 int sim_bo_set_iova(struct viova_backend *be, struct viova_be_vm *vm, struct viova_be_bo *bo,
 		    uint64_t iova);

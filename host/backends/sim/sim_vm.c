@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sim_vm.c - the sim "kernel"'s memory side: per-VM address spaces with msm's SET_IOVA rules
- * (seed 004), sparse bind/unbind, buffers backed by real host pages, CPU access, and the
- * page-by-page translation the sim GPU uses.
+ * (seed 004), sparse bind/unbind, buffers backed by real host pages from their first write
+ * (lazy backing), CPU access, and the page-by-page translation the sim GPU uses.
  *
  * The backend keeps its own va_space per VM, independent of the core's: it is the "GPU page
  * table". Every op below re-checks its input as the kernel would (defence in depth); a failed
@@ -139,11 +139,15 @@ static int sim_bo_id_alloc(struct sim_backend *sb, uint32_t *id)
 }
 
 /*
- * Buffer pages. Large buffers get their own anonymous mapping: zero-filled, committed lazily,
- * returned whole on close. Small ones come from calloc: one mmap per 4 KiB buffer would cost
- * two syscalls per buffer's life and, once neighbours are unmapped, a kernel VMA each
- * (vm.max_map_count is 65530 by default). Nothing needs the bytes to be page aligned: the sim
- * GPU translates to (buffer, offset), never to a host address.
+ * Buffer memory, allocated at a buffer's first write (lazy backing, docs/sim.md "Buffers"):
+ * most buffers are closed without ever being written, and a kernel's shmem-backed GEM object
+ * also commits its pages only when they are touched. Large buffers get their own anonymous
+ * mapping: zero-filled, committed page by page by the host kernel as they are written (so a
+ * sparsely written 512 MiB buffer costs only the pages written), returned whole on close.
+ * Small ones come from calloc: one mmap per 4 KiB buffer would cost two syscalls per buffer's
+ * life and, once neighbours are unmapped, a kernel VMA each (vm.max_map_count is 65530 by
+ * default). Nothing needs the bytes to be page aligned: the sim GPU translates to (buffer,
+ * offset), never to a host address.
  */
 static uint8_t *sim_mem_alloc(uint64_t size)
 {
@@ -165,12 +169,85 @@ static void sim_mem_free(uint8_t *p, uint64_t size)
 		free(p);
 }
 
+/* The test hook (lock held): true if this backing must fail as if out of memory. */
+static bool sim_backing_refused(struct sim_backend *sb)
+{
+	if (!sb->backing_fail)
+		return false;
+	if (sb->backing_fail != UINT32_MAX)
+		sb->backing_fail--;
+	return true;
+}
+
+/* Lock held, bo not in sb->access[]: the only place bo->mem is set. */
+static int sim_bo_publish(struct sim_backend *sb, struct viova_be_bo *bo, uint8_t *p)
+{
+	if (bo->mem) {
+		/* lost the race to another first write: theirs is the backing, ours goes */
+		if (p) {
+			sim_mem_free(p, bo->size);
+			sb->st.backing_lost++;
+		}
+		return 0;
+	}
+	if (!p) {
+		sb->st.backing_failures++;
+		return -ENOMEM;
+	}
+	bo->mem = p;
+	sb->st.bos_backed++;
+	sb->st.bytes_backed += bo->size;
+	return 0;
+}
+
+int sim_bo_back_gpu(struct sim_backend *sb, struct viova_be_bo *bo, struct viova_be_bo *other)
+{
+	uint8_t *p;
+
+	if (sim_backing_refused(sb)) {
+		sb->st.backing_failures++;
+		return -ENOMEM;
+	}
+	/* Like a page move: the buffers stay alive and the CPU keeps off them meanwhile. */
+	sb->access[0] = bo;
+	sb->access[1] = other;
+	pthread_mutex_unlock(&sb->lock);
+	p = sim_mem_alloc(bo->size);
+	pthread_mutex_lock(&sb->lock);
+	sb->access[0] = sb->access[1] = NULL;
+	if (sb->access_waiters)
+		pthread_cond_broadcast(&sb->done_cv);
+	return sim_bo_publish(sb, bo, p);
+}
+
+int sim_bo_back_cpu(struct sim_backend *sb, struct viova_be_bo *bo)
+{
+	void (*window)(void *) = sb->backing_window;
+	void *window_arg = sb->backing_window_arg;
+	uint8_t *p;
+
+	if (sim_backing_refused(sb)) {
+		sb->st.backing_failures++;
+		return -ENOMEM;
+	}
+	/*
+	 * Unlocked: a large mmap must not hold up the worker. The worker may back bo meanwhile
+	 * (a job writing it); sim_bo_publish then frees ours.
+	 */
+	pthread_mutex_unlock(&sb->lock);
+	p = sim_mem_alloc(bo->size);
+	if (window)
+		window(window_arg);
+	pthread_mutex_lock(&sb->lock);
+	sim_bo_wait_access(sb, bo);
+	return sim_bo_publish(sb, bo, p);
+}
+
 int sim_bo_create(struct viova_backend *be, struct viova_be_vm *home, uint64_t size, uint32_t flags,
 		  struct viova_be_bo **out)
 {
 	struct sim_backend *sb = sim_of(be);
 	struct viova_be_bo *bo;
-	uint8_t *mem;
 	int ret;
 
 	if (!be || !home || !out || home->sb != sb)
@@ -188,7 +265,15 @@ int sim_bo_create(struct viova_backend *be, struct viova_be_vm *home, uint64_t s
 	bo = calloc(1, sizeof(*bo));
 	if (!bo)
 		return -ENOMEM;
+	bo->sb = sb;
+	bo->size = size;
+	bo->flags = flags;
 
+	/*
+	 * The whole size is charged now, though the memory comes at the first write: the budget
+	 * bounds what the buffers may come to hold, so a write can only fail when the host itself
+	 * is out of memory, never because other buffers were written first.
+	 */
 	pthread_mutex_lock(&sb->lock);
 	if (size > sb->max_bytes - sb->bytes) {
 		ret = -ENOMEM;
@@ -197,23 +282,7 @@ int sim_bo_create(struct viova_backend *be, struct viova_be_vm *home, uint64_t s
 	ret = sim_bo_id_alloc(sb, &bo->id);
 	if (ret)
 		goto err_unlock;
-	/* Reserve the bytes before dropping the lock for the (slow) mmap. */
 	sb->bytes += size;
-	pthread_mutex_unlock(&sb->lock);
-
-	mem = sim_mem_alloc(size);
-
-	pthread_mutex_lock(&sb->lock);
-	if (!mem) {
-		sb->bytes -= size;
-		sb->bo_free[sb->bo_nfree++] = bo->id;
-		ret = -ENOMEM;
-		goto err_unlock;
-	}
-	bo->sb = sb;
-	bo->mem = mem;
-	bo->size = size;
-	bo->flags = flags;
 	sb->bo_tab[bo->id] = bo;
 	sb->st.bos++;
 	pthread_mutex_unlock(&sb->lock);
@@ -249,7 +318,11 @@ void sim_bo_teardown(struct sim_backend *sb, struct viova_be_bo *bo)
 	sim_bo_wait_access(sb, bo);
 	for (vm = sb->vms; vm; vm = vm->next)
 		sim_vs_drop_obj(vm->vs, bo->id);
-	sim_mem_free(bo->mem, bo->size);
+	if (bo->mem) {
+		sim_mem_free(bo->mem, bo->size);
+		sb->st.bos_backed--;
+		sb->st.bytes_backed -= bo->size;
+	}
 	sb->bytes -= bo->size;
 	sb->bo_tab[bo->id] = NULL;
 	sb->bo_free[sb->bo_nfree++] = bo->id;
@@ -449,6 +522,13 @@ int sim_bo_write(struct viova_backend *be, struct viova_be_bo *bo, uint64_t offs
 	pthread_mutex_lock(&sb->lock);
 	/* The worker may be filling this buffer outside the lock: let that page finish. */
 	sim_bo_wait_access(sb, bo);
+	if (!bo->mem) {
+		ret = sim_bo_back_cpu(sb, bo);
+		if (ret) {
+			pthread_mutex_unlock(&sb->lock);
+			return ret;
+		}
+	}
 	memcpy(bo->mem + offset, data, (size_t)size);
 	pthread_mutex_unlock(&sb->lock);
 	return 0;
@@ -464,7 +544,10 @@ int sim_bo_read(struct viova_backend *be, struct viova_be_bo *bo, uint64_t offse
 		return ret;
 	pthread_mutex_lock(&sb->lock);
 	sim_bo_wait_access(sb, bo);
-	memcpy(data, bo->mem + offset, (size_t)size);
+	if (bo->mem)
+		memcpy(data, bo->mem + offset, (size_t)size);
+	else
+		memset(data, 0, (size_t)size); /* never written: zeros, and still no backing */
 	pthread_mutex_unlock(&sb->lock);
 	return 0;
 }

@@ -257,6 +257,8 @@ static inline void assert_sim_empty(struct viova_backend *be)
 	assert_int_equal(st.timelines, 0);
 	assert_int_equal(st.jobs_queued, 0);
 	assert_int_equal(st.bytes, 0);
+	assert_int_equal(st.bos_backed, 0);
+	assert_int_equal(st.bytes_backed, 0);
 }
 
 #endif /* VIOVA_SIM_TEST_H */

@@ -542,6 +542,7 @@ int main(int argc, char **argv)
 	if (sfd < 0 || d.wake_fd < 0) {
 		fprintf(stderr, "viova-host: %s: %s\n", sfd < 0 ? "signalfd" : "eventfd",
 			strerror(errno));
+		viova_host_budget_destroy(d.budget);
 		return 1;
 	}
 	lfd = listen_on(d.opts.listen_path);
@@ -549,6 +550,9 @@ int main(int argc, char **argv)
 		if (lfd != -EEXIST && lfd != -EADDRINUSE)
 			fprintf(stderr, "viova-host: cannot listen on %s: %s\n", d.opts.listen_path,
 				strerror(-lfd));
+		close(sfd);
+		close(d.wake_fd);
+		viova_host_budget_destroy(d.budget);
 		return 1;
 	}
 	daemon_log(&d, false,

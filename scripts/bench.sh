@@ -14,6 +14,7 @@ compile "$BUILD_DIR"
 # bench_vm: boot the guest, run the benchmark there, print its part of the serial console.
 bench_vm() {
   local cache=$VIOVA_ROOT/build-vm rc=0
+  mkdir -p "$cache"
   "$VIOVA_ROOT/tests/vm/install-deps.sh"
   VIOVA_VM_REQUIRED=1 "$VIOVA_ROOT/tests/vm/vm-session.sh" "$cache" \
     "$BUILD_DIR/host/daemon/viova-host" "$BUILD_DIR/bench/viova_vm_bench" >"$cache/bench.log" 2>&1 || rc=$?

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "viova/host.h"
 #include "viova/socket.h"
@@ -98,6 +99,41 @@ void daemon_conn_shutdown_all(struct daemon *d);
  * (WAIT_FENCE), and the caller decides not to wait for it.
  */
 unsigned daemon_conn_join_all(struct daemon *d, unsigned grace_ms);
+
+/* ---- pacing.c: accept pauses, rate-limited log lines, deadlines ---- */
+
+/* After accept() failed for want of descriptors or memory: retry at the latest after this. */
+#define DAEMON_ACCEPT_RETRY_MS 1000
+/* At most one line per this period for an event a client can repeat at will. */
+#define DAEMON_LOG_PERIOD_MS 10000
+
+/* Monotonic milliseconds. */
+uint64_t daemon_now_ms(void);
+/* *dl = CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on a monotonic condvar. */
+void daemon_deadline_ms(struct timespec *dl, unsigned ms);
+
+struct daemon_ratelimit {
+	uint64_t next;	  /* ms: next line allowed */
+	uint64_t dropped; /* events not logged since the last line */
+};
+/* May a line be logged now? If so, *dropped says how many events were not logged before it. */
+bool daemon_ratelimit_ok(struct daemon_ratelimit *r, uint64_t *dropped);
+
+/* accept() failed with err: true when it is the client's problem or nothing was pending. */
+bool daemon_accept_error_is_transient(int err);
+
+/*
+ * A shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM, a thread that cannot start) leaves the listen
+ * socket readable: poll would return at once, forever. Pause accepting until a connection ends
+ * (the caller clears paused) or DAEMON_ACCEPT_RETRY_MS pass.
+ */
+struct daemon_pause {
+	bool paused;
+	uint64_t resume_at; /* ms, when paused */
+};
+void daemon_pause_accept(struct daemon_pause *p);
+/* May the listen socket be polled now? Else *timeout_ms says when to look again (-1: no limit). */
+bool daemon_accept_resumed(struct daemon_pause *p, int *timeout_ms);
 
 /*
  * daemon_prepare_socket_path - make @path ready for bind(): nothing there, or a socket file

@@ -11,7 +11,7 @@
  * viova_host instance (socket_server.c). Every connection holds a slot (daemon.h, "connection
  * slots"): when the pending slots are full, or accept() runs out of descriptors, the main
  * thread stops polling the listening socket until a connection ends (or, for a descriptor
- * shortage, for at most ACCEPT_RETRY_MS), so it never spins on a listen socket it cannot
+ * shortage, for at most DAEMON_ACCEPT_RETRY_MS), so it never spins on a listen socket it cannot
  * drain. SIGTERM / SIGINT: stop accepting, tell every guest (BYE), tear every connection down
  * (waiting at most SHUTDOWN_GRACE_MS for a batch in progress), remove the socket, exit 0.
  * vhost-user-gpu mode has the same shape (a thread per front-end, vhost_server.c) and shares
@@ -38,10 +38,6 @@
 
 #include "daemon.h"
 
-/* After accept() failed for want of descriptors or memory: retry at the latest after this. */
-#define ACCEPT_RETRY_MS 1000
-/* At most one accept-failure log line per this period (the rest are counted). */
-#define ACCEPT_LOG_PERIOD_MS 10000
 /* SIGTERM: how long to wait for connection threads inside a batch or a teardown. */
 #define SHUTDOWN_GRACE_MS 5000
 
@@ -398,41 +394,28 @@ static int listen_on(const char *path)
 	return fd;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * State of the accept side of the main loop.
  *
- *   poll listen fd?  = pending slot free  &&  !paused
+ *   poll listen fd?  = pending slot free  &&  !pause.paused
  *   paused           = accept() or the thread start failed for want of resources; cleared by
- *                      a connection ending (wake_fd) or after ACCEPT_RETRY_MS
+ *                      a connection ending (wake_fd) or after DAEMON_ACCEPT_RETRY_MS
  */
 struct acceptor {
-	bool paused;
-	uint64_t resume_at;   /* ms, when paused */
-	bool full_logged;     /* "pending slots full" said once per episode */
-	uint64_t log_next;    /* ms: next accept-failure line allowed */
-	uint64_t log_dropped; /* failures not logged since the last line */
+	struct daemon_pause pause;
+	bool full_logged; /* "pending slots full" said once per episode */
+	struct daemon_ratelimit fail;
 };
 
 static void accept_failed(struct daemon *d, struct acceptor *a, int err, const char *what)
 {
-	uint64_t now = now_ms();
 	uint32_t guests, pending;
+	uint64_t dropped;
 
 	/* Descriptors or memory come back when a connection ends: do not retry before. */
-	a->paused = true;
-	a->resume_at = now + ACCEPT_RETRY_MS;
-	if (now < a->log_next) {
-		a->log_dropped++;
+	daemon_pause_accept(&a->pause);
+	if (!daemon_ratelimit_ok(&a->fail, &dropped))
 		return;
-	}
 	pthread_mutex_lock(&d->lock);
 	guests = d->guests;
 	pending = d->pending;
@@ -442,9 +425,7 @@ static void accept_failed(struct daemon *d, struct acceptor *a, int err, const c
 		   "(%" PRIu64 " similar failures not logged): not accepting until a connection "
 		   "ends or %d ms pass; raise `ulimit -n` or lower --max-connections / "
 		   "--max-pending",
-		   what, strerror(err), guests, pending, a->log_dropped, ACCEPT_RETRY_MS);
-	a->log_dropped = 0;
-	a->log_next = now + ACCEPT_LOG_PERIOD_MS;
+		   what, strerror(err), guests, pending, dropped, DAEMON_ACCEPT_RETRY_MS);
 }
 
 /* Accept one connection and start its thread. */
@@ -454,12 +435,8 @@ static void accept_one(struct daemon *d, struct acceptor *a, int lfd)
 	int ret;
 
 	if (cfd < 0) {
-		/* The client's problem, or nothing left to accept. */
-		if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED || errno == EPROTO ||
-		    errno == EPERM)
-			return;
-		/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the listen socket stays readable, so pause. */
-		accept_failed(d, a, errno, "accept");
+		if (!daemon_accept_error_is_transient(errno))
+			accept_failed(d, a, errno, "accept");
 		return;
 	}
 	ret = daemon_conn_start(d, cfd);
@@ -472,16 +449,8 @@ static bool accepting(struct daemon *d, struct acceptor *a, int *timeout_ms)
 {
 	uint32_t pending;
 
-	*timeout_ms = -1;
-	if (a->paused) {
-		uint64_t now = now_ms();
-
-		if (now < a->resume_at) {
-			*timeout_ms = (int)(a->resume_at - now);
-			return false;
-		}
-		a->paused = false;
-	}
+	if (!daemon_accept_resumed(&a->pause, timeout_ms))
+		return false;
 	pthread_mutex_lock(&d->lock);
 	pending = d->pending;
 	pthread_mutex_unlock(&d->lock);
@@ -587,7 +556,7 @@ int main(int argc, char **argv)
 
 			/* A connection ended or became a guest: a slot (and descriptor) is free. */
 			if (read(d.wake_fd, &v, sizeof(v)) == sizeof(v))
-				acc.paused = false;
+				acc.pause.paused = false;
 			daemon_conn_reap(&d);
 		}
 		if (pfd[0].revents & POLLIN)

@@ -656,13 +656,7 @@ unsigned daemon_conn_join_all(struct daemon *d, unsigned grace_ms)
 	struct timespec dl;
 	unsigned left = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += grace_ms / 1000;
-	dl.tv_nsec += (long)(grace_ms % 1000) * 1000000l;
-	if (dl.tv_nsec >= 1000000000l) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000l;
-	}
+	daemon_deadline_ms(&dl, grace_ms);
 	pthread_mutex_lock(&d->lock);
 	while (d->conns && pthread_cond_timedwait(&d->conns_done, &d->lock, &dl) != ETIMEDOUT)
 		;

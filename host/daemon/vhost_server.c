@@ -91,10 +91,6 @@
 
 /* Pops per kick before the socket gets a turn again (a guest cannot starve the control plane). */
 #define BATCH 256u
-/* After accept() failed for want of descriptors or memory: retry at the latest after this. */
-#define ACCEPT_RETRY_MS 1000
-/* At most one line per this period for accept failures, and one for refused front-ends. */
-#define LOG_PERIOD_MS 10000
 /* SIGTERM: how long to wait for front-end threads inside a batch or a teardown. */
 #define SHUTDOWN_GRACE_MS 5000
 
@@ -480,13 +476,7 @@ static unsigned conns_join_all(struct daemon *d, unsigned grace_ms)
 	struct timespec dl;
 	unsigned left = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += grace_ms / 1000;
-	dl.tv_nsec += (long)(grace_ms % 1000) * 1000000l;
-	if (dl.tv_nsec >= 1000000000l) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000l;
-	}
+	daemon_deadline_ms(&dl, grace_ms);
 	pthread_mutex_lock(&d->lock);
 	while (d->vhost_conns && pthread_cond_timedwait(&d->conns_done, &d->lock, &dl) != ETIMEDOUT)
 		;
@@ -502,61 +492,15 @@ static unsigned conns_join_all(struct daemon *d, unsigned grace_ms)
 
 /* ---- the accept loop ------------------------------------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* One log line per LOG_PERIOD_MS for a kind of event a client can repeat at will. */
-struct ratelimit {
-	uint64_t next;	  /* ms: next line allowed */
-	uint64_t dropped; /* events not logged since the last line */
-};
-
-/* May a line be logged now? *dropped: events not logged since the previous line. */
-static bool ratelimit_ok(struct ratelimit *r, uint64_t *dropped)
-{
-	uint64_t now = now_ms();
-
-	if (now < r->next) {
-		r->dropped++;
-		return false;
-	}
-	*dropped = r->dropped;
-	r->dropped = 0;
-	r->next = now + LOG_PERIOD_MS;
-	return true;
-}
-
 /*
  * State of the accept side: paused after accept() or a thread start failed for want of
- * resources, until a front-end thread ends (wake_fd) or ACCEPT_RETRY_MS pass.
+ * resources, until a front-end thread ends (wake_fd) or DAEMON_ACCEPT_RETRY_MS pass; one log
+ * line per DAEMON_LOG_PERIOD_MS for accept failures, and one for refused front-ends.
  */
 struct acceptor {
-	bool paused;
-	uint64_t resume_at; /* ms, when paused */
-	struct ratelimit fail, full;
+	struct daemon_pause pause;
+	struct daemon_ratelimit fail, full;
 };
-
-/* Poll the listening socket now? Else *timeout_ms says when to look again (-1: no limit). */
-static bool accepting(struct acceptor *a, int *timeout_ms)
-{
-	uint64_t now;
-
-	*timeout_ms = -1;
-	if (!a->paused)
-		return true;
-	now = now_ms();
-	if (now < a->resume_at) {
-		*timeout_ms = (int)(a->resume_at - now);
-		return false;
-	}
-	a->paused = false;
-	return true;
-}
 
 static void accept_failed(struct daemon *d, struct acceptor *a, int err, const char *what)
 {
@@ -564,9 +508,8 @@ static void accept_failed(struct daemon *d, struct acceptor *a, int err, const c
 	uint32_t live;
 
 	/* The listening socket stays readable: without a pause the loop would spin. */
-	a->paused = true;
-	a->resume_at = now_ms() + ACCEPT_RETRY_MS;
-	if (!ratelimit_ok(&a->fail, &dropped))
+	daemon_pause_accept(&a->pause);
+	if (!daemon_ratelimit_ok(&a->fail, &dropped))
 		return;
 	pthread_mutex_lock(&d->lock);
 	live = d->vhost_live;
@@ -575,7 +518,7 @@ static void accept_failed(struct daemon *d, struct acceptor *a, int err, const c
 		   "vhost-user: %s: %s with %" PRIu32 " front-ends connected (%" PRIu64
 		   " similar failures not logged): not accepting until one disconnects or %d ms "
 		   "pass; raise `ulimit -n` or lower --max-connections",
-		   what, strerror(err), live, dropped, ACCEPT_RETRY_MS);
+		   what, strerror(err), live, dropped, DAEMON_ACCEPT_RETRY_MS);
 }
 
 static void refuse(struct daemon *d, struct acceptor *a, int fd, uint32_t live)
@@ -585,7 +528,7 @@ static void refuse(struct daemon *d, struct acceptor *a, int fd, uint32_t live)
 	pthread_mutex_lock(&d->lock);
 	d->rejected++;
 	pthread_mutex_unlock(&d->lock);
-	if (ratelimit_ok(&a->full, &dropped))
+	if (daemon_ratelimit_ok(&a->full, &dropped))
 		daemon_log(d, false,
 			   "vhost-user: refused a front-end: %" PRIu32 " connected, the "
 			   "--max-connections limit (%" PRIu64 " more refused and not logged); "
@@ -602,12 +545,8 @@ static void accept_one(struct daemon *d, struct acceptor *a, int lfd)
 	int ret;
 
 	if (fd < 0) {
-		/* The client's problem, or nothing left to accept. */
-		if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED || errno == EPROTO ||
-		    errno == EPERM)
-			return;
-		/* EMFILE, ENFILE, ENOBUFS, ENOMEM */
-		accept_failed(d, a, errno, "accept");
+		if (!daemon_accept_error_is_transient(errno))
+			accept_failed(d, a, errno, "accept");
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -659,7 +598,8 @@ int vhost_server_serve(struct daemon *d, int lfd, int stop_fd)
 		int timeout;
 
 		/* A negative fd is skipped by poll(): new clients wait in the listen backlog. */
-		p[0] = (struct pollfd){.fd = accepting(&a, &timeout) ? lfd : -1, .events = POLLIN};
+		p[0] = (struct pollfd){.fd = daemon_accept_resumed(&a.pause, &timeout) ? lfd : -1,
+				       .events = POLLIN};
 		p[1] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
 		p[2] = (struct pollfd){.fd = d->wake_fd, .events = POLLIN};
 		if (poll(p, 3, timeout) < 0) {
@@ -675,7 +615,7 @@ int vhost_server_serve(struct daemon *d, int lfd, int stop_fd)
 
 			/* A front-end ended: a slot (and its descriptors) is free. */
 			if (read(d->wake_fd, &v, sizeof(v)) == sizeof(v))
-				a.paused = false;
+				a.pause.paused = false;
 			conns_reap(d);
 		}
 		if (p[0].revents & POLLIN)

@@ -387,8 +387,14 @@ static int run_one(const struct strat *s, uint32_t live, const char *mode)
 		pns = time_pair(v, 2 * live, n_iter, &rng);
 	if (churn)
 		cns = time_churn(v, handles, live, 2 * live, n_iter, &rng);
-	printf("%-12s live=%u pairs=%u pair %.1f ns/op, churn %.1f ns/op\n", s->name, live, n_iter,
-	       pns, cns);
+	struct viova_vma_stats st;
+
+	if (viova_vma_get_stats(v, &st))
+		die("stats", -1);
+	printf("%-12s live=%u pairs=%u pair %.1f ns/op, churn %.1f ns/op, %.1f bytes/range "
+	       "(%.1f held), %" PRIu64 " holes, %" PRIu64 " nodes\n",
+	       s->name, live, n_iter, pns, cns, (double)st.memory_used_bytes / live,
+	       (double)st.memory_bytes / live, st.holes, st.nodes_used);
 	bench_line("vma", "live=%u strategy=%s ns_per_op=%.1f churn_ns_per_op=%.1f", live, s->name,
 		   pns, cns);
 	viova_vma_destroy(v);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * vma.c - heap lifecycle, region layout and growth, and the operations of viova/vma.h:
- * placement (strategies), carving a range out of a hole, releasing it with coalescing.
+ * placement (strategies), splitting a node's hole for a new range, giving a range back to the hole
+ * before it.
  *
  * The trees live in vma_tree.c, the handle index in vma_handles.c, the checker in vma_check.c and
  * the instance registry in vma_registry.c. docs/allocator.md explains the design.
@@ -15,14 +16,16 @@
 
 #include "vma_priv.h"
 
-/* Largest ranges count a region supports: 2R + 2 nodes and 4R/3 slots must fit in u32. */
+/* Largest ranges count a region supports: R + 2 nodes and 4R/3 slots must fit in u32. */
 #define VMA_MAX_RANGES (1u << 30)
 #define VMA_HDR_BYTES ((sizeof(struct vma_region) + 63) & ~(size_t)63)
 #define VMA_OWNED_INITIAL_NODES 64u
 #define VMA_OWNED_INITIAL_SLOTS 64u
 
-/* A node is one cache line; the layout docs and the memory figures assume it. */
-_Static_assert(sizeof(struct vma_node) == 64, "struct vma_node must stay 64 bytes");
+/* The layout docs and the memory figures assume these sizes; lvl[] and own[] 16-byte aligned. */
+_Static_assert(sizeof(struct vma_node) == 80, "struct vma_node must stay 80 bytes");
+_Static_assert(offsetof(struct vma_node, lvl) % 16 == 0 && offsetof(struct vma_node, own) % 16 == 0,
+	       "lvl[] and own[] must be 16-byte aligned");
 _Static_assert(sizeof(struct vma_slinks) == 32, "struct vma_slinks must stay 32 bytes");
 
 struct vma_req {
@@ -141,7 +144,7 @@ void vma_bind(struct viova_vma *v)
 }
 
 static uint32_t node_new(struct viova_vma *v, uint8_t kind, uint64_t start, uint64_t size,
-			 uint32_t handle)
+			 uint64_t hole, uint32_t handle)
 {
 	struct vma_region *r = v->r;
 	uint32_t i;
@@ -153,14 +156,13 @@ static uint32_t node_new(struct viova_vma *v, uint8_t kind, uint64_t start, uint
 		i = r->node_hwm++;
 	}
 	r->nodes_live++;
-	memset(&v->n[i], 0, sizeof(v->n[i]));
-	v->n[i].start = start;
-	v->n[i].size = size;
-	v->n[i].kind = kind;
-	if (kind == VMA_HOLE)
-		vma_hole_refresh(r, &v->n[i]);
-	else
-		v->n[i].handle = handle;
+
+	struct vma_node *x = &v->n[i];
+
+	/* every field: links, height and lvl[] are set when it is linked (init_leaf) */
+	*x = (struct vma_node){
+	    .start = start, .size = size, .hole = hole, .kind = kind, .handle = handle};
+	vma_hole_refresh(r, x);
 	if (v->sl)
 		memset(&v->sl[i], 0, sizeof(v->sl[i]));
 	return i;
@@ -211,7 +213,7 @@ static void region_init(struct vma_region *r, const struct viova_vma_config *cfg
 static void heap_start(struct viova_vma *v)
 {
 	struct vma_region *r = v->r;
-	uint32_t h = node_new(v, VMA_HOLE, r->start, r->end - r->start, VIOVA_VMA_NO_HANDLE);
+	uint32_t h = node_new(v, VMA_HEAD, r->start, 0, r->end - r->start, 0);
 
 	vma_tree_insert_root(v, h);
 	vma_size_insert(v, h);
@@ -267,8 +269,8 @@ int viova_vma_create(const struct viova_vma_config *cfg, struct viova_vma **out)
 static int in_place_bytes(const struct viova_vma_config *c, uint32_t ranges, uint64_t *bytes)
 {
 	struct vma_layout lay;
-	int ret = compute_layout(2 * ranges + 2, slots_for(ranges),
-				 c->strategy == VIOVA_VMA_BEST_FIT, &lay);
+	int ret =
+	    compute_layout(ranges + 2, slots_for(ranges), c->strategy == VIOVA_VMA_BEST_FIT, &lay);
 
 	*bytes = lay.total;
 	return ret;
@@ -481,7 +483,7 @@ static void move_node(struct viova_vma *v, uint32_t from, uint32_t to)
 		n[n[to].left].parent = to;
 	if (n[to].right != VMA_NIL)
 		n[n[to].right].parent = to;
-	if (v->sl && n[to].kind == VMA_HOLE) {
+	if (v->sl && n[to].hole) {
 		struct vma_slinks *sl = v->sl;
 
 		sl[to] = sl[from];
@@ -613,12 +615,13 @@ static inline bool may_fit(const struct vma_node *n, uint32_t i, const struct vm
 	return n[i].lvl[q->lvl] >= q->need;
 }
 
-/* Can hole @x itself take @q at or above @lo? Sets *off to the lowest such offset. */
+/* Can @x's hole take @q at or above @lo? Sets *off to the lowest such offset. */
 static inline bool hole_fits_low(const struct vma_node *x, uint64_t lo, const struct vma_req *q,
 				 uint64_t *off)
 {
-	return x->kind == VMA_HOLE && x->size >= q->size && vma_end_of(x) > lo &&
-	       fit_low(x->start > lo ? x->start : lo, vma_end_of(x), q, off);
+	uint64_t s = vma_hole_start(x), e = s + x->hole;
+
+	return x->hole >= q->size && e > lo && fit_low(s > lo ? s : lo, e, q, off);
 }
 
 /*
@@ -639,7 +642,7 @@ static uint32_t first_fit(const struct viova_vma *v, uint32_t i, uint64_t lo,
 
 	for (;;) {
 		while (i != VMA_NIL && may_fit(n, i, q)) {
-			/* Everything left of x ends at or before x->start: useless when <= lo. */
+			/* Every hole left of x ends at or before x->start: useless when <= lo. */
 			if (n[i].start > lo) {
 				stack[sp++] = i;
 				i = n[i].left;
@@ -677,8 +680,7 @@ static uint32_t last_fit(const struct viova_vma *v, uint32_t i, const struct vma
 
 		const struct vma_node *x = &n[i];
 
-		if (x->kind == VMA_HOLE && x->size >= q->size &&
-		    fit_high(x->start, vma_end_of(x), q, off))
+		if (x->hole >= q->size && fit_high(vma_hole_start(x), vma_hole_end(x), q, off))
 			return i;
 		i = x->left;
 	}
@@ -698,7 +700,7 @@ static uint32_t best_fit(const struct viova_vma *v, uint32_t i, const struct vma
 
 	for (;;) {
 		while (i != VMA_NIL && sl[i].lvl[q->lvl] >= q->need) {
-			if (n[i].size < q->size) { /* so is everything to its left */
+			if (n[i].hole < q->size) { /* so is everything to its left */
 				i = sl[i].right;
 				continue;
 			}
@@ -708,7 +710,7 @@ static uint32_t best_fit(const struct viova_vma *v, uint32_t i, const struct vma
 		if (!sp)
 			return VMA_NIL;
 		i = stack[--sp];
-		if (fit_low(n[i].start, vma_end_of(&n[i]), q, off))
+		if (fit_low(vma_hole_start(&n[i]), vma_hole_end(&n[i]), q, off))
 			return i;
 		i = sl[i].right;
 	}
@@ -763,154 +765,64 @@ static uint32_t place(struct viova_vma *v, const struct vma_req *q, uint64_t *of
 	}
 }
 
-/* Nodes carve() will need to put [o, o + size) in hole @h. */
-static uint32_t carve_nodes(const struct viova_vma *v, uint32_t h, uint64_t o, uint64_t size)
-{
-	const struct vma_node *x = &v->n[h];
-
-	return (o != x->start) + (o + size != vma_end_of(x));
-}
-
 /*
- * Turn [o, o + size) of hole @h into a used segment; the rest of the hole stays one or two holes.
+ * Turn [o, o + size) of node @h's hole into a used range: a new node that carries what is left
+ * of the hole above it, while h keeps the part below it. One insertion, one repair walk.
  *
- *   before:  |<------------------- hole h ------------------->|
- *   after:   |<- hole lo ->|<- used u ->|<----- hole hi ----->|
+ *   before:  |## h ##|<------------------- h's hole ------------------->|
+ *   after:   |## h ##|<- h's hole ->|## u ##|<------ u's hole -------->|
  *
- * Node h keeps the larger leftover hole (its place in address order is unaffected: the three
- * pieces are contiguous, nothing lies between them). Why: the larger piece's aggregates barely
- * move (a 100 TiB hole that loses 64 KiB keeps its lvl[] codes), so its repair stops at h, and
- * the new nodes are small leaves next to h whose changes stop below h. Keeping the *lower* piece
- * instead made every RELOC bump (cursor inside the huge tail hole) repair up to the root twice.
- * With no leftover, h itself becomes the used segment. Returns the used segment's node.
+ * u lands right after h in address order, i.e. in h's right subtree, so the walk from u's
+ * parent recomputes h too (vma_tree_insert_after): when a big hole moves from h to u (LOW_TO_HIGH,
+ * RELOC) the aggregates above h keep their codes and the walk stops there. Returns u.
  */
 static uint32_t carve(struct viova_vma *v, uint32_t h, uint64_t o, uint64_t size, uint8_t kind,
 		      uint32_t tag)
 {
 	struct vma_node *x = &v->n[h];
-	uint64_t s = x->start, e = vma_end_of(x);
-	uint64_t lo = o - s, hi = e - (o + size);
-	uint32_t u, t = VMA_NIL;
+	uint64_t e = vma_hole_end(x);
+	uint64_t lo = o - vma_hole_start(x), hi = e - (o + size);
+	uint32_t u;
 
 	vma_size_remove(v, h);
-	if (!lo && !hi) { /* the hole is used up exactly */
-		x->kind = kind;
-		x->handle = tag;
-		v->r->holes--;
-		vma_tree_fix_up(v, h);
-		return h;
-	}
-	if (hi > lo) {
-		/* h becomes the upper leftover; u and the lower one (if any) go before it */
-		x->start = o + size;
-		x->size = hi;
-		vma_hole_refresh(v->r, x);
-		u = node_new(v, kind, o, size, tag);
-		if (lo)
-			t = node_new(v, VMA_HOLE, s, lo, VIOVA_VMA_NO_HANDLE);
-		vma_tree_insert_before(v, h, u, t);
-	} else {
-		x->size = lo;
-		vma_hole_refresh(v->r, x);
-		u = node_new(v, kind, o, size, tag);
-		if (hi)
-			t = node_new(v, VMA_HOLE, o + size, hi, VIOVA_VMA_NO_HANDLE);
-		vma_tree_insert_after(v, h, u, t);
-	}
-	vma_size_insert(v, h);
-	if (t != VMA_NIL) {
-		vma_size_insert(v, t);
-		v->r->holes++;
-	}
+	x->hole = lo;
+	vma_hole_refresh(v->r, x);
+	u = node_new(v, kind, o, size, hi, tag);
+	vma_tree_insert_after(v, h, u);
+	if (lo)
+		vma_size_insert(v, h);
+	if (hi)
+		vma_size_insert(v, u);
+	v->r->holes += (uint64_t)(lo != 0) + (hi != 0) - 1;
 	return u;
 }
 
 /*
- * Unlink used segment @x from the address tree, after the caller changed the fields of its
- * neighbour hole @keep (predecessor or successor) to absorb it: one repair walk when @keep is
- * an ancestor of x or takes x's place, else a second one for @keep.
- */
-static void unlink_into(struct viova_vma *v, uint32_t x, uint32_t keep, bool keep_is_prev)
-{
-	const struct vma_node *n = v->n;
-
-	if (keep_is_prev ? n[x].left == VMA_NIL : n[x].right == VMA_NIL) {
-		/* keep, x's in-order neighbour on the childless side, is an ancestor of x */
-		vma_tree_remove(v, x, keep);
-	} else if (!keep_is_prev && n[x].left != VMA_NIL) {
-		/* two children: the successor keep is moved into x's place and recomputed there */
-		vma_tree_remove(v, x, VMA_NIL);
-	} else {
-		vma_tree_remove(v, x, VMA_NIL);
-		vma_tree_fix_up(v, keep);
-	}
-}
-
-/*
- * Give used segment @x back: it becomes a hole, merged with a hole on either side. The larger
- * neighbour hole absorbs the others (same reason as in carve: its aggregates barely move), so
- * freeing next to a huge hole does not repair up to the root.
+ * Give used range @x back: its bytes and its hole join the hole of its predecessor p (there
+ * always is one: the head precedes every used range), and x's node is removed. One removal;
+ * one repair walk when p is an ancestor of x (x has no left child), else a second one for p.
  */
 static void release(struct viova_vma *v, uint32_t x)
 {
-	uint32_t p = vma_tree_prev(v, x), s = vma_tree_next(v, x);
-	bool ph = p != VMA_NIL && v->n[p].kind == VMA_HOLE;
-	bool sh = s != VMA_NIL && v->n[s].kind == VMA_HOLE;
-	uint64_t xs = v->n[x].start, xsz = v->n[x].size;
+	struct vma_node *n = v->n;
+	uint32_t p = vma_tree_prev(v, x);
+	uint64_t before = (n[p].hole != 0) + (n[x].hole != 0);
 
-	if (sh && (!ph || v->n[s].size > v->n[p].size)) {
-		/* s absorbs x and, if it is a hole, p */
-		uint64_t start = xs, grow = xsz;
-
-		vma_size_remove(v, s);
-		if (ph) {
-			start = v->n[p].start;
-			grow += v->n[p].size;
-			vma_size_remove(v, p);
-			v->r->holes--;
-		}
-		v->n[s].start = start;
-		v->n[s].size += grow;
-		vma_hole_refresh(v->r, &v->n[s]);
-		if (!ph || !vma_tree_remove_pair(v, p, x, s)) {
-			if (ph)
-				vma_tree_remove(v, p, VMA_NIL);
-			unlink_into(v, x, s, false);
-		}
-		if (ph)
-			node_free(v, p);
-		node_free(v, x);
-		vma_size_insert(v, s);
-		return;
-	}
-	if (ph) {
-		/* p absorbs x and, if it is a hole, s */
-		uint64_t grow = xsz;
-
+	if (n[p].hole)
 		vma_size_remove(v, p);
-		if (sh) {
-			grow += v->n[s].size;
-			vma_size_remove(v, s);
-			v->r->holes--;
-		}
-		v->n[p].size += grow;
-		vma_hole_refresh(v->r, &v->n[p]);
-		if (!sh || !vma_tree_remove_pair(v, x, s, p)) {
-			if (sh)
-				vma_tree_remove(v, s, VMA_NIL);
-			unlink_into(v, x, p, true);
-		}
-		if (sh)
-			node_free(v, s);
-		node_free(v, x);
-		vma_size_insert(v, p);
-		return;
+	if (n[x].hole)
+		vma_size_remove(v, x);
+	n[p].hole += n[x].size + n[x].hole;
+	vma_hole_refresh(v->r, &n[p]);
+	if (n[x].left == VMA_NIL) {
+		vma_tree_remove(v, x, p); /* p is x's ancestor: recomputed on the way up */
+	} else {
+		vma_tree_remove(v, x, VMA_NIL);
+		vma_tree_fix_up(v, p);
 	}
-	v->n[x].kind = VMA_HOLE;
-	vma_hole_refresh(v->r, &v->n[x]); /* replaces the handle (a union) */
-	vma_tree_fix_up(v, x);
-	vma_size_insert(v, x);
-	v->r->holes++;
+	node_free(v, x);
+	vma_size_insert(v, p);
+	v->r->holes += 1 - before;
 }
 
 /* ---- operations ---- */
@@ -973,7 +885,7 @@ int viova_vma_alloc_ex(struct viova_vma *vma, const struct viova_vma_alloc_args 
 	if (h == VMA_NIL) {
 		ret = -ENOSPC;
 	} else {
-		ret = reserve_room(v, carve_nodes(v, h, o, q.size), 1);
+		ret = reserve_room(v, 1, 1);
 		r = v->r;
 	}
 	if (ret) {
@@ -1060,13 +972,15 @@ static int reserve_locked(struct viova_vma *v, uint32_t tag, uint64_t offset, ui
 	uint32_t h = vma_tree_find(v, offset);
 	const struct vma_node *x = &v->n[h];
 
-	if (x->kind != VMA_HOLE || vma_end_of(x) - offset < size) {
+	if (offset < vma_hole_start(x)) { /* inside x's used range */
 		if (x->kind == VMA_RESV && x->start == offset && x->size == size)
 			return -EEXIST;
 		return -EBUSY;
 	}
+	if (vma_hole_end(x) - offset < size)
+		return -EBUSY;
 
-	int ret = reserve_room(v, carve_nodes(v, h, offset, size), 0);
+	int ret = reserve_room(v, 1, 0);
 
 	if (ret)
 		return ret;
@@ -1098,7 +1012,7 @@ int viova_vma_reserve(struct viova_vma *vma, uint32_t handle, uint64_t offset, u
 	return ret;
 }
 
-/* The reservation segment at exactly [offset, offset + size), or NIL. */
+/* The reservation at exactly [offset, offset + size), or NIL. */
 static uint32_t find_resv(const struct viova_vma *v, uint64_t offset, uint64_t size)
 {
 	uint32_t x = vma_tree_find(v, offset);
@@ -1203,10 +1117,8 @@ int viova_vma_next_range(struct viova_vma *vma, uint64_t from, struct viova_vma_
 
 	if (from < v->r->end) {
 		x = vma_tree_find(v, from < v->r->start ? v->r->start : from);
-		if (v->n[x].start < from)
-			x = vma_tree_next(v, x);
-		/* Holes never touch, so at most one is skipped. */
-		if (x != VMA_NIL && v->n[x].kind == VMA_HOLE)
+		/* x holds from in its used range or hole: the next used range starts after x */
+		if (v->n[x].start < from || v->n[x].kind == VMA_HEAD)
 			x = vma_tree_next(v, x);
 	}
 	if (x != VMA_NIL) {

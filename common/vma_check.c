@@ -22,8 +22,8 @@ struct ck {
 	int err;
 	uint32_t visited;
 	/* in-order state of the address walk */
-	uint64_t expect; /* start the next segment must have */
-	bool prev_hole;
+	uint64_t expect; /* start the next node must have */
+	bool first;	 /* the next node visited is the first in address order */
 	uint64_t holes, allocs, alloc_bytes, resvs, resv_bytes;
 	/* in-order state of the size walk */
 	uint32_t prev_size_node;
@@ -52,29 +52,39 @@ static bool index_ok(struct ck *c, uint32_t i, const char *what)
 	return false;
 }
 
-static void visit_segment(struct ck *c, uint32_t i)
+static void visit_node(struct ck *c, uint32_t i)
 {
 	const struct vma_region *r = c->v->r;
 	const struct vma_node *x = &c->v->n[i];
 
 	if (x->start != c->expect)
 		fail(c,
-		     "segments do not tile the range: node %" PRIu32 " starts at 0x%" PRIx64
+		     "nodes do not tile the range: node %" PRIu32 " starts at 0x%" PRIx64
 		     ", expected 0x%" PRIx64,
 		     i, x->start, c->expect);
-	if (!x->size || x->size > r->end - x->start)
+	if (x->size > r->end - x->start || x->hole > r->end - x->start - x->size)
 		fail(c,
-		     "node %" PRIu32 " at 0x%" PRIx64 " has size 0x%" PRIx64
-		     " (empty or past the end)",
-		     i, x->start, x->size);
-	if (x->kind == VMA_HOLE && c->prev_hole)
-		fail(c, "two adjacent holes at 0x%" PRIx64 ": they should have been merged",
-		     x->start);
-	c->prev_hole = x->kind == VMA_HOLE;
-	c->expect = x->start + x->size;
-	switch (x->kind) {
-	case VMA_HOLE:
+		     "node %" PRIu32 " at 0x%" PRIx64 " with 0x%" PRIx64 " used and 0x%" PRIx64
+		     " hole bytes goes past the end",
+		     i, x->start, x->size, x->hole);
+	if (c->err)
+		return;
+	/* the head comes first and only there; every other node has a used range */
+	if ((x->kind == VMA_HEAD) != c->first)
+		fail(c,
+		     "node %" PRIu32 " at 0x%" PRIx64 " of kind %u %s the first in address order",
+		     i, x->start, x->kind, c->first ? "is" : "is not");
+	if ((x->kind == VMA_HEAD) != (x->size == 0))
+		fail(c, "node %" PRIu32 " at 0x%" PRIx64 " of kind %u has %" PRIu64 " used bytes",
+		     i, x->start, x->kind, x->size);
+	c->first = false;
+	c->expect = x->start + x->size + x->hole;
+	if (x->hole)
 		c->holes++;
+	switch (x->kind) {
+	case VMA_HEAD:
+		if (x->handle)
+			fail(c, "the head node has handle %" PRIu32 ", not 0", x->handle);
 		break;
 	case VMA_ALLOC:
 		c->allocs++;
@@ -95,17 +105,19 @@ static void visit_segment(struct ck *c, uint32_t i)
 }
 
 /*
- * A segment's own levels by their definition (vma_hole_levels takes shortcuts: check them):
- * level 0 is the size (alignment 1), level j >= 1 alignment g << j.
+ * A node's own levels (its hole's) by their definition (vma_hole_levels takes shortcuts: check
+ * them): level 0 is the size (alignment 1), level j >= 1 alignment g << j.
  */
 static void ref_own_levels(const struct vma_region *r, const struct vma_node *x,
 			   int16_t out[VMA_LEVELS])
 {
+	uint64_t s = x->start + x->size;
+
 	for (int j = 0; j < VMA_LEVELS; j++) {
 		uint64_t a = j ? r->default_align << j : 1;
-		uint64_t pad = (a - (x->start & (a - 1))) & (a - 1);
+		uint64_t pad = (a - (s & (a - 1))) & (a - 1);
 
-		out[j] = x->kind == VMA_HOLE && pad < x->size ? vma_lvl_encode(x->size - pad) : 0;
+		out[j] = pad < x->hole ? vma_lvl_encode(x->hole - pad) : 0;
 	}
 }
 
@@ -152,7 +164,7 @@ static int check_addr(struct ck *c, uint32_t i, uint32_t parent, int depth)
 
 	if (hl < 0)
 		return -1;
-	visit_segment(c, i);
+	visit_node(c, i);
 
 	int hr = check_addr(c, n[i].right, i, depth + 1);
 
@@ -166,16 +178,16 @@ static int check_addr(struct ck *c, uint32_t i, uint32_t parent, int depth)
 
 	if (n[i].height != h)
 		fail(c, "node %" PRIu32 ": stored height %u, real %d", i, n[i].height, h);
-	if (n[i].pad)
-		fail(c, "node %" PRIu32 ": padding is %u, not zero", i, n[i].pad);
-	if (n[i].kind == VMA_HOLE) {
-		int16_t own[VMA_LEVELS];
+	if (memcmp(n[i].pad, (uint8_t[sizeof(n[i].pad)]){0}, sizeof(n[i].pad)))
+		fail(c, "node %" PRIu32 ": padding is not zero", i);
 
-		ref_own_levels(c->v->r, &n[i], own);
-		if (memcmp(own, n[i].own, sizeof(own)))
-			fail(c, "hole %" PRIu32 " at 0x%" PRIx64 ": cached own levels are stale", i,
-			     n[i].start);
-	}
+	int16_t own[VMA_LEVELS];
+
+	ref_own_levels(c->v->r, &n[i], own);
+	if (memcmp(own, n[i].own, sizeof(own)))
+		fail(c,
+		     "node %" PRIu32 " at 0x%" PRIx64 ": cached own levels of its hole are stale",
+		     i, n[i].start);
 	check_levels(c, i, n[i].lvl, n[n[i].left].lvl, n[n[i].right].lvl, "address tree");
 	return c->err ? -1 : h;
 }
@@ -201,15 +213,16 @@ static int check_size(struct ck *c, uint32_t i, uint32_t parent, int depth)
 
 	if (hl < 0)
 		return -1;
-	if (n[i].kind != VMA_HOLE)
-		fail(c, "size tree holds node %" PRIu32 " at 0x%" PRIx64 " which is not a hole", i,
+	if ((n[i].kind != VMA_HEAD && n[i].kind != VMA_ALLOC && n[i].kind != VMA_RESV) ||
+	    !n[i].hole)
+		fail(c, "size tree holds node %" PRIu32 " at 0x%" PRIx64 " which has no hole", i,
 		     n[i].start);
 	uint32_t p = c->prev_size_node;
 
 	if (p != VMA_NIL &&
-	    !(n[p].size < n[i].size || (n[p].size == n[i].size && n[p].start < n[i].start)))
-		fail(c, "size tree out of order at hole 0x%" PRIx64 "+0x%" PRIx64, n[i].start,
-		     n[i].size);
+	    !(n[p].hole < n[i].hole || (n[p].hole == n[i].hole && n[p].start < n[i].start)))
+		fail(c, "size tree out of order at hole 0x%" PRIx64 "+0x%" PRIx64,
+		     n[i].start + n[i].size, n[i].hole);
 	c->prev_size_node = i;
 	c->holes++;
 
@@ -293,7 +306,7 @@ int vma_check_locked(const struct viova_vma *v, char *why, size_t why_len)
 {
 	const struct vma_region *r = v->r;
 	static const struct vma_node nil;
-	struct ck c = {.v = v, .why = why, .why_len = why_len, .expect = r->start};
+	struct ck c = {.v = v, .why = why, .why_len = why_len, .expect = r->start, .first = true};
 
 	if (why && why_len)
 		why[0] = '\0';
@@ -310,13 +323,13 @@ int vma_check_locked(const struct viova_vma *v, char *why, size_t why_len)
 	if (c.err)
 		return c.err;
 	if (r->root == VMA_NIL || !index_ok(&c, r->root, "root"))
-		fail(&c, "address tree is empty: the range must at least be one hole");
+		fail(&c, "address tree is empty: the range must at least have its head node");
 	else
 		check_addr(&c, r->root, VMA_NIL, 1);
 	if (c.err)
 		return c.err;
 	if (c.expect != r->end)
-		fail(&c, "segments end at 0x%" PRIx64 ", the heap at 0x%" PRIx64, c.expect, r->end);
+		fail(&c, "nodes end at 0x%" PRIx64 ", the heap at 0x%" PRIx64, c.expect, r->end);
 	if (c.visited != r->nodes_live)
 		fail(&c, "address tree has %" PRIu32 " nodes, %" PRIu32 " are live", c.visited,
 		     r->nodes_live);

@@ -29,9 +29,11 @@
 #define VMA_MAGIC 0x616d7669u /* "ivma" */
 /*
  * 2: max_hole as a 16-bit code; 3: holes cache their own levels; 4: max_hole folded into lvl[0]
- * (level 0 is the hole size itself), so one vector max repairs every aggregate.
+ * (level 0 is the hole size itself), so one vector max repairs every aggregate; 5: one node per
+ * used range carrying the hole after it (plus one head node for the hole at the start), 80-byte
+ * nodes.
  */
-#define VMA_VERSION 4u
+#define VMA_VERSION 5u
 /* Deepest AVL tree with 2^32 nodes is 1.44 * 32 < 48; the checker refuses anything deeper. */
 #define VMA_MAX_HEIGHT 64
 /*
@@ -43,50 +45,58 @@
 #define VMA_LEVELS 8
 
 enum vma_kind {
-	VMA_HOLE = 0,
+	VMA_HEAD = 0, /* the one node with no used range: it carries the hole at the start */
 	VMA_ALLOC = 1,
 	VMA_RESV = 2,
 	VMA_FREE = 3, /* on the node free list */
 };
 
 /*
- * One segment of [start, end): a hole, an allocation or a reservation. Segments tile the range
- * in address order, which is the order of the address tree. 64 bytes: one cache line.
+ * One node per used range (allocation or reservation) plus the head: the used range
+ * [start, start + size) and the hole that follows it, [start + size, start + size + hole),
+ * up to the next used range (hole = 0: none). The head has start = the heap's start and size 0,
+ * so its hole is the free space before the first used range. Nodes tile the heap in address
+ * order, which is the order of the address tree; holes never touch (each ends where a used
+ * range begins), so there is nothing to merge. 80 bytes.
+ *
+ *   | head: hole  |## alloc 7 ##| hole |== resv ==| (no hole) |## alloc 3 ##|   hole   |
+ *   [ node head                ][ node 7         ][ node resv            ][ node 3           ]
  *
  * lvl[j] bounds from above, over the holes of this subtree, the bytes usable by a request
- * aligned to g << j: end - align_up(start, g << j), stored as a 15-bit float rounded up
- * (vma_lvl_encode). A search skips every subtree whose lvl[] is below the request: no hole in
- * it can take the request *after alignment*; a largest-hole aggregate alone only knows sizes
+ * aligned to g << j: hole_end - align_up(hole_start, g << j), stored as a 15-bit float rounded
+ * up (vma_lvl_encode). A search skips every subtree whose lvl[] is below the request: no hole
+ * in it can take the request *after alignment*; a largest-hole aggregate alone only knows sizes
  * (docs/allocator.md, "alignment"). lvl[0] is that largest-hole aggregate (level 0 = the size):
  *
  *   lvl[0]  lvl[1]   lvl[2]   ...  lvl[7]       one 16-byte vector: a repair step is one
  *   size    g << 1   g << 2        g << 7       pmaxsw of (left, right, own) and one compare
  *
- * The code of the largest hole is not exact on purpose: a big hole that shrinks or grows by a
- * few pages keeps its code, so the repair walk stops at once instead of carrying a new exact
- * maximum to the root (docs/allocator.md, "repair"). The exact largest hole is found on demand
- * by a descent pruned with lvl[0] (vma_tree_largest_hole).
+ * own[] caches the node's own hole's levels (vma_hole_refresh, zeroes when hole = 0), so a
+ * repair step never encodes anything. The code of the largest hole is not exact on purpose: a
+ * big hole that shrinks or grows by a few pages keeps its code, so the repair walk stops at
+ * once instead of carrying a new exact maximum to the root (docs/allocator.md, "repair"). The
+ * exact largest hole is found on demand by a descent pruned with lvl[0] (vma_tree_largest_hole).
+ *
+ * lvl[] and own[] sit at offsets 48 and 64: with the 64-byte aligned array and an 80-byte
+ * stride both are 16-byte aligned.
  */
 struct vma_node {
-	uint64_t start;
-	uint64_t size;
+	uint64_t start;		      /* used range (the head: the heap's start) */
+	uint64_t size;		      /* used range bytes (0 only for the head) */
+	uint64_t hole;		      /* bytes of free space right after the used range */
 	uint32_t left, right, parent; /* address tree; free list uses left */
-	uint16_t pad;	/* zero (was max_hole before version 4) */
-	uint8_t height; /* AVL height, leaf = 1, NIL = 0 */
-	uint8_t kind;	/* enum vma_kind */
+	uint32_t handle;	      /* ALLOC: object handle; RESV: tag; HEAD: 0 */
+	uint8_t height;		      /* AVL height, leaf = 1, NIL = 0 */
+	uint8_t kind;		      /* enum vma_kind */
+	uint8_t pad[6];		      /* zero */
 	int16_t lvl[VMA_LEVELS];
-	union {
-		uint32_t handle; /* ALLOC: object handle; RESV: tag */
-		/*
-		 * HOLE: its own levels (vma_hole_levels), cached so that a repair walk or a
-		 * rotation combines them with one pmaxsw instead of up to eight encodings.
-		 * Recomputed by vma_hole_refresh() whenever a hole's start or size changes.
-		 */
-		int16_t own[VMA_LEVELS];
-	};
+	int16_t own[VMA_LEVELS];
 };
 
-/* Size tree (holes ordered by (size, start)), parallel to the node array; lvl as above. */
+/*
+ * Size tree (the nodes whose hole is not empty, ordered by (hole, hole start)), parallel to the
+ * node array; lvl as above.
+ */
 struct vma_slinks {
 	uint32_t left, right, parent;
 	int16_t lvl[VMA_LEVELS];
@@ -175,9 +185,15 @@ static inline void vma_unlock(struct viova_vma *v)
 		vma_unlock_wake(&v->lock);
 }
 
-static inline uint64_t vma_end_of(const struct vma_node *x)
+/* The hole a node carries: [vma_hole_start, vma_hole_end), empty when x->hole == 0. */
+static inline uint64_t vma_hole_start(const struct vma_node *x)
 {
 	return x->start + x->size;
+}
+
+static inline uint64_t vma_hole_end(const struct vma_node *x)
+{
+	return x->start + x->size + x->hole;
 }
 
 /*
@@ -214,55 +230,72 @@ static inline uint64_t vma_lvl_decode_max(int16_t c)
 }
 
 /*
- * Own levels of hole @x: usable bytes after aligning its start (cached in x->own).
+ * Own levels of node @x's hole (cached in x->own): usable bytes after aligning its start.
  *
- * Level 0 is enc(size). Level j >= 1 is enc(size - pad_j), pad_j = (-start) mod (g << j), and
- * pad_j grows with j (pad_0 would be (-start) mod g: 0 on a heap whose holes start on multiples
- * of g, which is why level 0 can be the size itself and still prune g-aligned requests exactly).
- * Codes are contiguous (enc(u) <= c exactly when u <= vma_lvl_decode_max(c)), so when even the
- * largest pad is below size - decode_max(enc(size) - 1), every level has the code of the size
- * itself: one compare for the large holes whose levels dominate the tree (a 100 TiB hole, the
- * usual case on the hot path). Otherwise one encode per distinct pad. vma_check.c recomputes
+ * Level 0 is enc(hole). Level j >= 1 is enc(hole - pad_j), pad_j = (-hole_start) mod (g << j),
+ * and pad_j grows with j (pad_0 would be (-hole_start) mod g: 0 on a heap whose holes start on
+ * multiples of g, which is why level 0 can be the size itself and still prune g-aligned requests
+ * exactly). When even pad_7 keeps the code of the size (big holes: a 100 TiB hole, the usual case
+ * on the hot path) all eight levels are that code. Otherwise one code per distinct pad (many
+ * holes are aligned beyond g), 0 from the first pad >= hole on, and a level whose value keeps the
+ * bit length of the hole (or is below 1024 with it) shares the hole's shift: a subtraction, a
+ * shift and an add instead of a bit scan. An empty hole is all zeroes. vma_check.c recomputes
  * these with the plain definition.
  */
 static inline void vma_hole_levels(const struct vma_region *r, const struct vma_node *x,
 				   int16_t out[VMA_LEVELS])
 {
-	uint64_t neg = 0 - x->start, size = x->size;
-	int16_t c = vma_lvl_encode(size);
+	uint64_t neg = 0 - vma_hole_start(x), size = x->hole;
 
-	if ((neg & ((r->default_align << (VMA_LEVELS - 1)) - 1)) <
-	    size - vma_lvl_decode_max((int16_t)(c - 1))) {
+	if (!size) {
 		for (int j = 0; j < VMA_LEVELS; j++)
-			out[j] = c;
+			out[j] = 0;
+		return;
+	}
+
+	/*
+	 * A value u in [lim, size] has size's shift sh (lim = 2^b, or 0 when size < 1024), so
+	 * its code is base + ((u - 1) >> sh) (vma_lvl_encode's formula) without a bit scan.
+	 */
+	int b = 63 - __builtin_clzll(size);
+	int sh = b > 9 ? b - 9 : 0;
+	uint64_t lim = b > 9 ? 1ull << b : 0, base = ((uint64_t)sh << 9) + 1;
+	int16_t code = (int16_t)(base + ((size - 1) >> sh));
+	uint64_t pad7 = neg & ((r->default_align << (VMA_LEVELS - 1)) - 1);
+
+	if (pad7 < size && size - pad7 >= lim &&
+	    (int16_t)(base + ((size - pad7 - 1) >> sh)) == code) {
+		/* even pad7 stays in the code band of size: every level is size's code */
+		for (int j = 0; j < VMA_LEVELS; j++)
+			out[j] = code;
 		return;
 	}
 
 	uint64_t prev_pad = 0;
-	int16_t code = c;
 
-	out[0] = c;
+	out[0] = code;
 	for (int j = 1; j < VMA_LEVELS; j++) {
 		uint64_t pad = neg & ((r->default_align << j) - 1);
 
-		if (pad != prev_pad) /* many holes are aligned beyond g: encode once per pad */
-			code = pad < size ? vma_lvl_encode(size - pad) : 0;
-		prev_pad = pad;
+		if (pad != prev_pad) {	   /* many holes are aligned beyond g: once per pad */
+			if (pad >= size) { /* pads only grow: this level and all above are 0 */
+				for (; j < VMA_LEVELS; j++)
+					out[j] = 0;
+				return;
+			}
+			uint64_t u = size - pad;
+
+			code = u >= lim ? (int16_t)(base + ((u - 1) >> sh)) : vma_lvl_encode(u);
+			prev_pad = pad;
+		}
 		out[j] = code;
 	}
 }
 
-/* Refresh hole @x's cached own levels after its start or size changed (or it became a hole). */
+/* Refresh @x's cached own levels after its hole's start or size changed. */
 static inline void vma_hole_refresh(const struct vma_region *r, struct vma_node *x)
 {
 	vma_hole_levels(r, x, x->own);
-}
-
-/* Levels of one segment itself: its cached ones for a hole, zeroes otherwise. */
-static inline void vma_own_levels(const struct vma_node *x, int16_t out[VMA_LEVELS])
-{
-	for (int j = 0; j < VMA_LEVELS; j++)
-		out[j] = x->kind == VMA_HOLE ? x->own[j] : 0;
 }
 
 /* Recompute the cached array addresses after the region moved. */
@@ -272,24 +305,15 @@ void vma_bind(struct viova_vma *v);
 /* Re-establish height / lvl[] / balance from @i up to the root after @i or its links changed. */
 void vma_tree_fix_up(struct viova_vma *v, uint32_t i);
 /*
- * Insert new node @x (start, size, kind set) right after @after in address order (@after !=
- * NIL), and new node @y (NIL: none) right after x, with one repair walk. The walk also
- * recomputes @after (x lands in its right subtree), so a caller that just changed @after's own
- * fields needs no separate vma_tree_fix_up(after).
+ * Insert new node @x (start, size, hole, own set) right after @after in address order (@after
+ * != NIL) with one repair walk. The walk also recomputes @after (x lands in its right subtree),
+ * so a caller that just changed @after's hole needs no separate vma_tree_fix_up(after).
  */
-void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x, uint32_t y);
-/* Mirror: @x right before @before, @y (NIL: none) right before x; @before is repaired too. */
-void vma_tree_insert_before(struct viova_vma *v, uint32_t before, uint32_t x, uint32_t y);
+void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x);
 /* Insert @x as the only node of an empty tree. */
 void vma_tree_insert_root(struct viova_vma *v, uint32_t x);
 /* Unlink @x. @ancestor: NIL, or an ancestor of x whose own fields the caller changed. */
 void vma_tree_remove(struct viova_vma *v, uint32_t x, uint32_t ancestor);
-/*
- * Unlink @a and @b (b right after a in address order) in one repair walk when they form a
- * whole 2-node subtree (what vma_tree_insert_after/_before build); false (nothing done) if not.
- * @ancestor as for vma_tree_remove; the in-order neighbours of the pair qualify.
- */
-bool vma_tree_remove_pair(struct viova_vma *v, uint32_t a, uint32_t b, uint32_t ancestor);
 /* In-order neighbours in the address tree (NIL at either end); inline: every free asks. */
 static inline uint32_t vma_tree_prev(const struct viova_vma *v, uint32_t x)
 {
@@ -328,7 +352,10 @@ static inline uint32_t vma_tree_next(const struct viova_vma *v, uint32_t x)
 	}
 	return p;
 }
-/* The segment containing @addr (start <= addr < end), or NIL if addr is outside the heap. */
+/*
+ * The node whose used range or hole contains @addr (start <= addr < hole end), or NIL if addr
+ * is outside the heap. Never the head when a used range starts at the heap's start.
+ */
 uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr);
 /* The exact size of the largest hole (0 if none): O(log n) unless many holes share its code. */
 uint64_t vma_tree_largest_hole(const struct viova_vma *v);

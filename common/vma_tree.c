@@ -2,10 +2,11 @@
 /*
  * vma_tree.c - the two AVL trees of a heap, linked by u32 indices inside the node arena.
  *
- * Address tree: every segment (hole, allocation, reservation) ordered by start. Each node keeps
- * lvl[], the largest hole of its subtree (lvl[0]) and the most it offers at seven larger
- * alignments, which lets placement skip whole subtrees that cannot hold a request (vma.c). Size tree (BEST_FIT heaps only): holes ordered by (size, start),
- * links in the parallel vma_slinks array.
+ * Address tree: every node (a used range and the hole after it, or the head) ordered by start.
+ * Each node keeps lvl[], the largest hole of its subtree (lvl[0]) and the most it offers at seven
+ * larger alignments, which lets placement skip whole subtrees that cannot hold a request
+ * (vma.c). Size tree (BEST_FIT heaps only): the nodes with a non-empty hole, ordered by (hole,
+ * hole start), links in the parallel vma_slinks array.
  *
  * Both trees have parent links, so a change made at a known node (a hole shrinks, an
  * allocation turns into a hole) is repaired by walking up from that node, and the walk stops as
@@ -94,22 +95,18 @@ static inline bool lvl_eq(lvl_vec a, lvl_vec b)
 #endif
 
 /*
- * Recompute height and lvl[] of address-tree node @i from its children's stored values and, for
- * a hole, its cached own levels (vma_hole_refresh): two pmaxsw and one compare, whatever the
- * node. Returns whether the stored height or lvl[] changed. The node array comes in a local:
- * through v->n every store of the uint8_t height (a character type, which may alias anything)
- * forced the compiler to reload the array pointer.
+ * Recompute height and lvl[] of address-tree node @i from its children's stored values and its
+ * hole's cached own levels (vma_hole_refresh): two pmaxsw and one compare, whatever the node.
+ * Returns whether the stored height or lvl[] changed. The node array comes in a local: through v->n
+ * every store of the uint8_t height (a character type, which may alias anything) forced the
+ * compiler to reload the array pointer.
  */
 static inline bool addr_update(struct vma_node *n, uint32_t i)
 {
 	struct vma_node *x = &n[i];
 	const struct vma_node *a = &n[x->left], *b = &n[x->right];
 	uint8_t h = (uint8_t)(1 + (a->height > b->height ? a->height : b->height));
-	lvl_vec m = lvl_max(lvl_load(a->lvl), lvl_load(b->lvl));
-
-	if (x->kind == VMA_HOLE)
-		m = lvl_max(m, lvl_load(x->own));
-
+	lvl_vec m = lvl_max(lvl_max(lvl_load(a->lvl), lvl_load(b->lvl)), lvl_load(x->own));
 	bool changed = x->height != h || !lvl_eq(m, lvl_load(x->lvl));
 
 	x->height = h;
@@ -117,13 +114,13 @@ static inline bool addr_update(struct vma_node *n, uint32_t i)
 	return changed;
 }
 
-/* addr_update() for the size tree: links and aggregates in v->sl, every node a hole. */
-static inline bool size_update(struct viova_vma *v, uint32_t i)
+/* addr_update() for the size tree: links and aggregates in @sl, own levels in @n. */
+static inline bool size_update(struct vma_slinks *sl, const struct vma_node *n, uint32_t i)
 {
-	struct vma_slinks *x = &v->sl[i];
-	const struct vma_slinks *a = &v->sl[x->left], *b = &v->sl[x->right];
+	struct vma_slinks *x = &sl[i];
+	const struct vma_slinks *a = &sl[x->left], *b = &sl[x->right];
 	uint8_t h = (uint8_t)(1 + (a->height > b->height ? a->height : b->height));
-	lvl_vec m = lvl_max(lvl_max(lvl_load(a->lvl), lvl_load(b->lvl)), lvl_load(v->n[i].own));
+	lvl_vec m = lvl_max(lvl_max(lvl_load(a->lvl), lvl_load(b->lvl)), lvl_load(n[i].own));
 	bool changed = x->height != h || !lvl_eq(m, lvl_load(x->lvl));
 
 	x->height = h;
@@ -133,7 +130,7 @@ static inline bool size_update(struct viova_vma *v, uint32_t i)
 
 static inline bool update(struct viova_vma *v, enum tree_id t, uint32_t i)
 {
-	return t == T_ADDR ? addr_update(v->n, i) : size_update(v, i);
+	return t == T_ADDR ? addr_update(v->n, i) : size_update(v->sl, v->n, i);
 }
 
 /* Make @parent (or the root when NIL) point at @new instead of @old. */
@@ -226,54 +223,93 @@ static bool rebalance(struct viova_vma *v, enum tree_id t, uint32_t *i, int bf)
  * tracking which nodes could take a "children only grew" step instead (measured: 2 294 -> 2 155
  * instructions per high_to_low pair at 1e5 when that tracking was removed).
  *
+ * The walk runs in two phases: up to the barrier without looking at "changed", then with the
+ * early stop and nothing else; one loop testing "barrier passed?" on every step cost 35-115
+ * instructions more per alloc+free pair at 1e5 for all strategies but RELOC (docs/allocator.md,
+ * version 5).
+ *
  * This is the address tree's walk, with the node array in a local (see addr_update);
- * fix_up_from() is the same for the size tree.
+ * size_fix_up_from() is the same for the size tree. addr_step() is one step at *i (rebalancing
+ * moves *i to the subtree's new root).
  */
+static inline bool addr_step(struct viova_vma *v, struct vma_node *n, uint32_t *i)
+{
+	int bf = (int)n[n[*i].left].height - (int)n[n[*i].right].height;
+
+	if (bf > 1 || bf < -1)
+		return rebalance(v, T_ADDR, i, bf);
+	return addr_update(n, *i);
+}
+
 static void addr_fix_up_from(struct viova_vma *v, uint32_t i, uint32_t barrier)
 {
 	struct vma_node *n = v->n;
 
-	while (i != VMA_NIL) {
-		bool passed = barrier == VMA_NIL || barrier == i;
-		int bf = (int)n[n[i].left].height - (int)n[n[i].right].height;
-		bool changed;
-
-		if (bf > 1 || bf < -1)
-			changed = rebalance(v, T_ADDR, &i, bf);
-		else
-			changed = addr_update(n, i);
-		if (passed) {
-			if (!changed)
+	/* up to the barrier: recompute without stopping */
+	if (barrier != VMA_NIL) {
+		for (;;) {
+			if (i == VMA_NIL)
 				return;
-			barrier = VMA_NIL;
+
+			bool at = i == barrier;
+			bool changed = addr_step(v, n, &i);
+
+			if (at) {
+				if (!changed)
+					return;
+				i = n[i].parent;
+				break;
+			}
+			i = n[i].parent;
 		}
-		i = n[i].parent;
 	}
+	while (i != VMA_NIL && addr_step(v, n, &i))
+		i = n[i].parent;
+}
+
+static inline bool size_step(struct viova_vma *v, struct vma_slinks *sl, const struct vma_node *n,
+			     uint32_t *i)
+{
+	int bf = (int)sl[sl[*i].left].height - (int)sl[sl[*i].right].height;
+
+	if (bf > 1 || bf < -1)
+		return rebalance(v, T_SIZE, i, bf);
+	return size_update(sl, n, *i);
+}
+
+/* addr_fix_up_from() for the size tree. */
+static void size_fix_up_from(struct viova_vma *v, uint32_t i, uint32_t barrier)
+{
+	struct vma_slinks *sl = v->sl;
+	const struct vma_node *n = v->n;
+
+	if (barrier != VMA_NIL) {
+		for (;;) {
+			if (i == VMA_NIL)
+				return;
+
+			bool at = i == barrier;
+			bool changed = size_step(v, sl, n, &i);
+
+			if (at) {
+				if (!changed)
+					return;
+				i = sl[i].parent;
+				break;
+			}
+			i = sl[i].parent;
+		}
+	}
+	while (i != VMA_NIL && size_step(v, sl, n, &i))
+		i = sl[i].parent;
 }
 
 static void fix_up_from(struct viova_vma *v, enum tree_id t, uint32_t i, uint32_t barrier)
 {
-	if (t == T_ADDR) {
+	if (t == T_ADDR)
 		addr_fix_up_from(v, i, barrier);
-		return;
-	}
-	while (i != VMA_NIL) {
-		bool passed = barrier == VMA_NIL || barrier == i;
-		int bf =
-		    (int)height(v, t, *lnk_left(v, t, i)) - (int)height(v, t, *lnk_right(v, t, i));
-		bool changed;
-
-		if (bf > 1 || bf < -1)
-			changed = rebalance(v, t, &i, bf);
-		else
-			changed = size_update(v, i);
-		if (passed) {
-			if (!changed)
-				return;
-			barrier = VMA_NIL;
-		}
-		i = *lnk_parent(v, t, i);
-	}
+	else
+		size_fix_up_from(v, i, barrier);
 }
 
 static void fix_up(struct viova_vma *v, enum tree_id t, uint32_t i)
@@ -287,7 +323,7 @@ static void init_leaf(struct viova_vma *v, enum tree_id t, uint32_t x, uint32_t 
 	*lnk_right(v, t, x) = VMA_NIL;
 	*lnk_parent(v, t, x) = parent;
 	*lnk_height(v, t, x) = 1;
-	vma_own_levels(&v->n[x], lnk_lvl(v, t, x));
+	memcpy(lnk_lvl(v, t, x), v->n[x].own, sizeof(int16_t) * VMA_LEVELS);
 }
 
 static uint32_t leftmost(struct viova_vma *v, enum tree_id t, uint32_t i)
@@ -355,95 +391,28 @@ void vma_tree_insert_root(struct viova_vma *v, uint32_t x)
 	v->r->root = x;
 }
 
-/*
- * Make x (a leaf) the root of a small subtree holding also y (NIL: none), y as x's child on
- * the side @y_right says. One insertion and one repair walk then place both: the AVL repair
- * handles a 2-node chain hanging from a former leaf position (the parent's other child is at
- * most a leaf, so one single or double rotation there restores the balance and the height
- * above grows by at most one, as for a single insertion).
- */
-static void build_pair(struct viova_vma *v, uint32_t x, uint32_t y, bool y_right)
+void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x)
 {
+	struct vma_node *n = v->n;
+	uint32_t p;
+
 	init_leaf(v, T_ADDR, x, VMA_NIL);
-	if (y == VMA_NIL)
-		return;
-	init_leaf(v, T_ADDR, y, x);
-	if (y_right)
-		v->n[x].right = y;
-	else
-		v->n[x].left = y;
-	addr_update(v->n, x);
-}
-
-void vma_tree_insert_after(struct viova_vma *v, uint32_t after, uint32_t x, uint32_t y)
-{
-	uint32_t p;
-
-	build_pair(v, x, y, true);
-	if (v->n[after].right == VMA_NIL) {
+	if (n[after].right == VMA_NIL) {
 		p = after;
-		v->n[p].right = x;
+		n[p].right = x;
 	} else {
-		p = leftmost(v, T_ADDR, v->n[after].right);
-		v->n[p].left = x;
+		p = n[after].right;
+		while (n[p].left != VMA_NIL)
+			p = n[p].left;
+		n[p].left = x;
 	}
-	v->n[x].parent = p;
-	fix_up_from(v, T_ADDR, p, after);
-}
-
-void vma_tree_insert_before(struct viova_vma *v, uint32_t before, uint32_t x, uint32_t y)
-{
-	uint32_t p;
-
-	build_pair(v, x, y, false);
-	if (v->n[before].left == VMA_NIL) {
-		p = before;
-		v->n[p].left = x;
-	} else {
-		p = v->n[before].left;
-		while (v->n[p].right != VMA_NIL)
-			p = v->n[p].right;
-		v->n[p].right = x;
-	}
-	v->n[x].parent = p;
-	fix_up_from(v, T_ADDR, p, before);
+	n[x].parent = p;
+	addr_fix_up_from(v, p, after);
 }
 
 void vma_tree_remove(struct viova_vma *v, uint32_t x, uint32_t ancestor)
 {
 	tree_remove(v, T_ADDR, x, ancestor);
-}
-
-bool vma_tree_remove_pair(struct viova_vma *v, uint32_t a, uint32_t b, uint32_t ancestor)
-{
-	struct vma_node *n = v->n;
-	uint32_t top;
-
-	if (n[a].left == VMA_NIL && n[a].right == b && n[b].left == VMA_NIL &&
-	    n[b].right == VMA_NIL)
-		top = a;
-	else if (n[b].right == VMA_NIL && n[b].left == a && n[a].left == VMA_NIL &&
-		 n[a].right == VMA_NIL)
-		top = b;
-	else
-		return false;
-
-	uint32_t p = n[top].parent;
-
-	/*
-	 * p loses a subtree of height 2. With p's other child 1 or 2 high this is like an ordinary
-	 * deletion: p's balance becomes at most 2 (one single or double rotation) and its height
-	 * drops by at most 1. Other heights (0: p would drop by 2; 3: balance 3) are refused.
-	 */
-	if (p != VMA_NIL) {
-		uint8_t other = n[n[p].left == top ? n[p].right : n[p].left].height;
-
-		if (other < 1 || other > 2)
-			return false;
-	}
-	replace_child(v, T_ADDR, p, top, VMA_NIL);
-	fix_up_from(v, T_ADDR, p, ancestor);
-	return true;
 }
 
 uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr)
@@ -454,7 +423,7 @@ uint32_t vma_tree_find(const struct viova_vma *v, uint64_t addr)
 	while (i != VMA_NIL) {
 		if (addr < n[i].start)
 			i = n[i].left;
-		else if (addr - n[i].start >= n[i].size)
+		else if (addr - n[i].start >= n[i].size + n[i].hole)
 			i = n[i].right;
 		else
 			return i;
@@ -472,8 +441,8 @@ static uint64_t largest_under(const struct vma_node *n, uint32_t i, uint64_t bes
 	while (i != VMA_NIL && vma_lvl_decode_max(n[i].lvl[0]) > best) {
 		uint32_t a = n[i].left, b = n[i].right;
 
-		if (n[i].kind == VMA_HOLE && n[i].size > best)
-			best = n[i].size;
+		if (n[i].hole > best)
+			best = n[i].hole;
 		if (n[b].lvl[0] > n[a].lvl[0]) {
 			a = b;
 			b = n[i].left;
@@ -493,18 +462,20 @@ uint64_t vma_tree_largest_hole(const struct viova_vma *v)
 
 static inline bool size_less(const struct vma_node *a, const struct vma_node *b)
 {
-	return a->size < b->size || (a->size == b->size && a->start < b->start);
+	return a->hole < b->hole || (a->hole == b->hole && a->start < b->start);
 }
 
 void vma_size_tree_insert(struct viova_vma *v, uint32_t x)
 {
+	struct vma_slinks *sl = v->sl;
+	const struct vma_node *n = v->n;
 	uint32_t p = VMA_NIL, i = v->r->sroot;
 	bool left = false;
 
 	while (i != VMA_NIL) {
 		p = i;
-		left = size_less(&v->n[x], &v->n[i]);
-		i = left ? v->sl[i].left : v->sl[i].right;
+		left = size_less(&n[x], &n[i]);
+		i = left ? sl[i].left : sl[i].right;
 	}
 	init_leaf(v, T_SIZE, x, p);
 	if (p == VMA_NIL) {
@@ -512,10 +483,10 @@ void vma_size_tree_insert(struct viova_vma *v, uint32_t x)
 		return;
 	}
 	if (left)
-		v->sl[p].left = x;
+		sl[p].left = x;
 	else
-		v->sl[p].right = x;
-	fix_up(v, T_SIZE, p);
+		sl[p].right = x;
+	size_fix_up_from(v, p, VMA_NIL);
 }
 
 void vma_size_tree_remove(struct viova_vma *v, uint32_t x)

@@ -6,7 +6,8 @@
  * u32 handle, so that a guest can choose GPU virtual addresses locally, without asking the host.
  *
  *   - alloc / free / reserve are O(log n) even when the heap is badly fragmented: the heap keeps
- *     one address-ordered AVL tree of segments (holes and used ranges tile [start, end)), each
+ *     one address-ordered AVL tree with a node per used range that also carries the hole after
+ *     it (plus one head node for the hole at the start; together they tile [start, end)), each
  *     node augmented with (an upper bound of) the largest hole in its subtree and, for eight
  *     alignments, of the most bytes a hole offers after alignment; plus a size-ordered tree of
  *     holes for BEST_FIT
@@ -125,7 +126,7 @@ struct viova_vma_stats {
 	uint64_t reservations; /* live reservations */
 	uint64_t reserved_bytes;
 	uint64_t reloc_wraps;	 /* RELOC / RANDOM: searches that wrapped to the start */
-	uint64_t nodes_used;	 /* tree nodes in use (one per hole and per used range) */
+	uint64_t nodes_used;	 /* tree nodes in use (one per used range, plus one) */
 	uint64_t nodes_capacity; /* nodes the region can hold before it grows / -ENOMEM */
 	uint64_t memory_bytes;	 /* bytes of allocator memory held (region + wrapper) */
 	/*
@@ -315,9 +316,9 @@ int viova_vma_get_stats(struct viova_vma *vma, struct viova_vma_stats *stats);
 
 /*
  * viova_vma_check - debug: verify every structural invariant, O(n): AVL order, balance and
- * parent links, the "largest hole in subtree" bounds, segments tiling [start, end) with no two
- * adjacent holes, the size tree (BEST_FIT), the handle index, the node free list and the
- * counters. Used by the tests and by viova_vma_attach_in_place().
+ * parent links, the "largest hole in subtree" bounds, the nodes (used range + the hole after
+ * it, and the head) tiling [start, end), the size tree (BEST_FIT), the handle index, the node free
+ * list and the counters. Used by the tests and by viova_vma_attach_in_place().
  *
  * Returns 0, or
  *   -EINVAL   vma NULL;

@@ -818,13 +818,44 @@ static void test_check_reports_why(void **state)
 	assert_int_equal(viova_vma_check(v, why, sizeof(why)), -EUCLEAN);
 	assert_non_null(strstr(why, "counters disagree"));
 	v->r->holes--;
-	/* turn an allocation into a hole next to the freed one */
+	/* turn an allocation into a second head node (after the freed one's hole) */
 	uint32_t u = vma_handles_find(v, 8);
 
-	v->n[u].kind = VMA_HOLE;
+	v->n[u].kind = VMA_HEAD;
 	assert_int_equal(viova_vma_check(v, why, sizeof(why)), -EUCLEAN);
 	assert_true(strlen(why) > 10);
 	v->n[u].kind = VMA_ALLOC;
+	assert_int_equal(viova_vma_check(v, why, sizeof(why)), 0);
+
+	/*
+	 * high to low: 8 lies right below the freed 7, so 8's node carries that hole; grow it
+	 * and the tiling breaks
+	 */
+	uint32_t p = u, w = vma_handles_find(v, 9);
+
+	assert_int_equal(v->n[p].hole, 4096);
+	v->n[p].hole += 4096;
+	assert_int_equal(viova_vma_check(v, why, sizeof(why)), -EUCLEAN);
+	v->n[p].hole -= 4096;
+	/* a stale cached own level of that hole */
+	v->n[p].own[3]++;
+	assert_int_equal(viova_vma_check(v, why, sizeof(why)), -EUCLEAN);
+	assert_non_null(strstr(why, "own levels"));
+	v->n[p].own[3]--;
+	/* 9 has no hole: move a page of its range into one (own levels refreshed to match) */
+	assert_int_equal(v->n[w].hole, 0);
+	v->n[w].hole += 4096;
+	v->n[w].size -= 4096;
+	vma_hole_refresh(v->r, &v->n[w]);
+	assert_int_equal(viova_vma_check(v, why, sizeof(why)), -EUCLEAN);
+	v->n[w].hole -= 4096;
+	v->n[w].size += 4096;
+	vma_hole_refresh(v->r, &v->n[w]);
+	assert_int_equal(viova_vma_check(v, why, sizeof(why)), 0);
+	v->n[w].pad[2] = 1;
+	assert_int_equal(viova_vma_check(v, why, sizeof(why)), -EUCLEAN);
+	assert_non_null(strstr(why, "padding"));
+	v->n[w].pad[2] = 0;
 	assert_int_equal(viova_vma_check(v, why, sizeof(why)), 0);
 	viova_vma_destroy(v);
 }

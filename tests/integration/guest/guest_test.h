@@ -158,6 +158,28 @@ static inline void gt_daemon_dump_log(const struct gt_daemon *d)
 	fclose(f);
 }
 
+/*
+ * GT_SHARED_DAEMON(name): one daemon for all the tests of a file, the static `name`, and the
+ * group hooks for cmocka_run_group_tests(): gt_group_setup() starts it, gt_group_teardown()
+ * stops it and fails the group unless it exited cleanly. A macro, not functions here: the
+ * hooks must reach the file's own daemon, and a static daemon in this header would be an
+ * unused variable in the files that start their own.
+ */
+#define GT_SHARED_DAEMON(name)                                                                     \
+	static struct gt_daemon name;                                                              \
+                                                                                                   \
+	static int gt_group_setup(void **state)                                                    \
+	{                                                                                          \
+		(void)state;                                                                       \
+		return gt_daemon_start(&name);                                                     \
+	}                                                                                          \
+                                                                                                   \
+	static int gt_group_teardown(void **state)                                                 \
+	{                                                                                          \
+		(void)state;                                                                       \
+		return gt_daemon_stop(&name) == 0 ? 0 : -1;                                        \
+	}
+
 /* Fail with the library's message when a call does not return 0. */
 #define GT_OK(call)                                                                                \
 	do {                                                                                       \

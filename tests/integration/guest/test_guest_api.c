@@ -21,19 +21,7 @@
 #define SEC 1000000000ull
 #define KIB 1024ull
 
-static struct gt_daemon daemon_;
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return gt_daemon_start(&daemon_);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	return gt_daemon_stop(&daemon_) == 0 ? 0 : -1;
-}
+GT_SHARED_DAEMON(daemon_)
 
 static struct viova_guest_device *open_dev(void)
 {
@@ -470,5 +458,5 @@ int main(void)
 	    cmocka_unit_test(test_host_stats_and_close_cleanup),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, gt_group_setup, gt_group_teardown);
 }

@@ -33,7 +33,8 @@
 #define SEC 1000000000ull
 #define KIB 1024ull
 
-static struct gt_daemon daemon_;
+GT_SHARED_DAEMON(daemon_)
+
 /* A test's own daemon, stopped by stop_own() even when the test fails half-way. */
 static struct gt_daemon own_;
 
@@ -44,18 +45,6 @@ static int stop_own(void **state)
 		gt_daemon_stop(&own_);
 	own_.pid = 0;
 	return 0;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	return gt_daemon_start(&daemon_);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return gt_daemon_stop(&daemon_) == 0 ? 0 : -1;
 }
 
 /* Poll the daemon's totals until no guest connection is left (bounded). */
@@ -896,5 +885,5 @@ int main(void)
 	    cmocka_unit_test_teardown(test_daemon_budget_spans_connections, stop_own),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, gt_group_setup, gt_group_teardown);
 }

@@ -25,19 +25,7 @@
 #define SEC 1000000000ull
 #define KIB 1024ull
 
-static struct gt_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return gt_daemon_start(&daemon_);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return gt_daemon_stop(&daemon_) == 0 ? 0 : -1;
-}
+GT_SHARED_DAEMON(daemon_)
 
 /* Read every record available after a sync; returns how many. */
 static uint32_t read_all(struct viova_guest_device *dev, struct viova_err_rec *recs, uint32_t max)
@@ -379,5 +367,5 @@ int main(void)
 	    cmocka_unit_test(test_host_death_no_hang),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, gt_group_setup, gt_group_teardown);
 }

@@ -38,19 +38,7 @@
 #define STRESS_NS 1500000000ull
 #define RECORD_SLOTS 4096
 
-static struct gt_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return gt_daemon_start(&daemon_);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return gt_daemon_stop(&daemon_) == 0 ? 0 : -1;
-}
+GT_SHARED_DAEMON(daemon_)
 
 /* Shared record of live ranges (MAP_SHARED anonymous: inherited by the children). */
 struct live_record {
@@ -487,5 +475,5 @@ int main(void)
 	    cmocka_unit_test(test_child_ownership),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, gt_group_setup, gt_group_teardown);
 }

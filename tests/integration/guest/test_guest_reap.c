@@ -29,19 +29,7 @@
 #define KIB 1024ull
 #define BO_SIZE (64 * KIB)
 
-static struct gt_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return gt_daemon_start(&daemon_);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return gt_daemon_stop(&daemon_) == 0 ? 0 : -1;
-}
+GT_SHARED_DAEMON(daemon_)
 
 /* What a victim made, told to the parent through shared memory. */
 struct victim {
@@ -545,5 +533,5 @@ int main(void)
 	    cmocka_unit_test(test_reap_pid_reuse),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, gt_group_setup, gt_group_teardown);
 }

@@ -24,19 +24,7 @@
 #define MIB (1024ull * 1024)
 #define BIG (32 * MIB)
 
-static struct gt_daemon daemon_;
-
-static int setup(void **state)
-{
-	(void)state;
-	return gt_daemon_start(&daemon_);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return gt_daemon_stop(&daemon_) == 0 ? 0 : -1;
-}
+GT_SHARED_DAEMON(daemon_)
 
 /* A job of `fills` 32 MiB fills over bo; returns its fence. */
 static uint64_t long_job(struct viova_guest_ctx *ctx, struct viova_guest_bo *bo, uint32_t fills)
@@ -200,5 +188,5 @@ int main(void)
 	    cmocka_unit_test(test_ctx_destroy_returns_iovas),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, gt_group_setup, gt_group_teardown);
 }

@@ -412,6 +412,26 @@ static inline int ht_send(struct ht *t)
 }
 
 /*
+ * Send a SIM submit on ctx listing only buffer buf (WRITE) with out_fence fence at once;
+ * returns ht_send()'s count. Not HT_OK: a job that will fault is queued fine (0) and leaves
+ * its record for the test to pop, a refused one answers 1.
+ */
+static inline int ht_submit_write(struct ht *t, uint32_t ctx, uint64_t fence, uint32_t buf,
+				  const struct viova_sim_job *jobs, uint32_t njobs)
+{
+	struct viova_submit_bo bo = {buf, VIOVA_SUBMIT_BO_WRITE};
+	struct viova_codec_submit sub = {.format = VIOVA_SUBMIT_FORMAT_SIM,
+					 .out_fence = fence,
+					 .bos = &bo,
+					 .bo_count = 1,
+					 .cmds = jobs,
+					 .cmd_count = njobs};
+
+	assert_int_equal(viova_codec_enc_submit(&t->enc, ctx, &sub, NULL), 0);
+	return ht_send(t);
+}
+
+/*
  * Create a host with quotas q (NULL: defaults), sharing the daemon budget b (NULL: none), named
  * name in budget messages (NULL: the host's default), and attach the response area.
  */

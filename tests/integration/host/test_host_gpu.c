@@ -133,18 +133,7 @@ static void test_clear_keeps_bind_pieces(void **state)
 	/* and the cleared range is really gone on the GPU side: a job there faults */
 	job = viova_codec_sim_fill(HT_VA(t, 2) + PAGE, 4, 1);
 	s = ht_seq(t);
-	{
-		struct viova_codec_submit sub = {
-		    .format = VIOVA_SUBMIT_FORMAT_SIM,
-		    .out_fence = 2,
-		    .bos = &(struct viova_submit_bo){1, VIOVA_SUBMIT_BO_WRITE},
-		    .bo_count = 1,
-		    .cmds = &job,
-		    .cmd_count = 1};
-
-		assert_int_equal(viova_codec_enc_submit(&t->enc, 1, &sub, NULL), 0);
-		assert_int_equal(ht_send(t), 0);
-	}
+	assert_int_equal(ht_submit_write(t, 1, 2, 1, &job, 1), 0);
 	assert_int_equal(wait_fence(t, 1, 2, SEC), 0);
 	r = ht_pop(t);
 	assert_int_equal(r.cmd, VIOVA_CMD_SUBMIT);
@@ -214,18 +203,8 @@ static void test_fault_unmapped(void **state)
 	/* the second page of the fill is not mapped */
 	jobs[0] = viova_codec_sim_fill(HT_VA(t, 0), 2 * PAGE, 1);
 	s = ht_seq(t);
-	{
-		struct viova_codec_submit sub = {
-		    .format = VIOVA_SUBMIT_FORMAT_SIM,
-		    .out_fence = 1,
-		    .bos = &(struct viova_submit_bo){1, VIOVA_SUBMIT_BO_WRITE},
-		    .bo_count = 1,
-		    .cmds = jobs,
-		    .cmd_count = 1};
-
-		assert_int_equal(viova_codec_enc_submit(&t->enc, 1, &sub, NULL), 0);
-		assert_int_equal(ht_send(t), 0); /* queued fine; the fault comes later */
-	}
+	/* queued fine; the fault comes later */
+	assert_int_equal(ht_submit_write(t, 1, 1, 1, jobs, 1), 0);
 	assert_int_equal(wait_fence(t, 1, 1, SEC), 0); /* a faulted job's fence still signals */
 
 	/*

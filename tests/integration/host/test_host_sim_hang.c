@@ -32,16 +32,8 @@
 static void submit(struct ht *t, uint32_t ctx, uint64_t fence, uint32_t buf,
 		   const struct viova_sim_job *jobs, uint32_t njobs)
 {
-	struct viova_codec_submit sub = {.format = VIOVA_SUBMIT_FORMAT_SIM,
-					 .out_fence = fence,
-					 .bos =
-					     &(struct viova_submit_bo){buf, VIOVA_SUBMIT_BO_WRITE},
-					 .bo_count = 1,
-					 .cmds = jobs,
-					 .cmd_count = njobs};
-
-	assert_int_equal(viova_codec_enc_submit(&t->enc, ctx, &sub, NULL), 0);
-	assert_int_equal(ht_send(t), 0); /* queued; a timeout comes later */
+	/* queued; a timeout comes later */
+	assert_int_equal(ht_submit_write(t, ctx, fence, buf, jobs, njobs), 0);
 }
 
 /* WAIT_FENCE until it answers 0; each try blocks at most capset.max_wait_ns. */
@@ -129,18 +121,7 @@ static void test_timeout_loses_context(void **state)
 
 	/* the lost context takes no more jobs */
 	s = ht_seq(t);
-	{
-		struct viova_codec_submit sub = {
-		    .format = VIOVA_SUBMIT_FORMAT_SIM,
-		    .out_fence = 2,
-		    .bos = &(struct viova_submit_bo){1, VIOVA_SUBMIT_BO_WRITE},
-		    .bo_count = 1,
-		    .cmds = small,
-		    .cmd_count = 1};
-
-		assert_int_equal(viova_codec_enc_submit(&t->enc, 1, &sub, NULL), 0);
-		assert_int_equal(ht_send(t), 1);
-	}
+	assert_int_equal(ht_submit_write(t, 1, 2, 1, small, 1), 1);
 	ht_expect(t, VIOVA_CMD_SUBMIT, VIOVA_EIO, s);
 	free(huge);
 	ht_free(t);

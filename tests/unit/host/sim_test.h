@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim_test.h - helpers shared by test_sim_backend.c, test_sim_gpu.c and test_sim_gpu_hang.c:
- * an event recorder (events arrive on the sim GPU's thread), job-word builders and a teardown
- * check that every counter of the instance is back to zero.
+ * sim_test.h - helpers shared by the sim backend's unit tests (test_sim_*.c): an event
+ * recorder (events arrive on the sim GPU's thread), job-word builders, a teardown check that
+ * every counter of the instance is back to zero, and the fixture pieces they all start and end
+ * with (one fixture whole, for the tests that need just one probed context).
  */
 #ifndef VIOVA_SIM_TEST_H
 #define VIOVA_SIM_TEST_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -155,11 +157,10 @@ static inline uint32_t ev_count_faults(struct ev_log *l)
 	return n;
 }
 
-/* Wait (bounded) until the event for (ctx, fence) arrived; false on timeout. */
-static inline bool ev_wait_fence(struct ev_log *l, void *ctx, uint64_t fence, uint64_t timeout_ns)
+/* timeout_ns from now on CLOCK_REALTIME, the clock pthread_cond_timedwait() measures. */
+static inline struct timespec ev_deadline(uint64_t timeout_ns)
 {
 	struct timespec dl;
-	bool ok = false;
 
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += (time_t)(timeout_ns / SEC);
@@ -168,6 +169,15 @@ static inline bool ev_wait_fence(struct ev_log *l, void *ctx, uint64_t fence, ui
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
+	return dl;
+}
+
+/* Wait (bounded) until the event for (ctx, fence) arrived; false on timeout. */
+static inline bool ev_wait_fence(struct ev_log *l, void *ctx, uint64_t fence, uint64_t timeout_ns)
+{
+	struct timespec dl = ev_deadline(timeout_ns);
+	bool ok = false;
+
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		uint32_t i;
@@ -184,16 +194,9 @@ static inline bool ev_wait_fence(struct ev_log *l, void *ctx, uint64_t fence, ui
 /* Wait (bounded) until at least n faults arrived; false on timeout. */
 static inline bool ev_wait_faults(struct ev_log *l, uint32_t n, uint64_t timeout_ns)
 {
-	struct timespec dl;
+	struct timespec dl = ev_deadline(timeout_ns);
 	bool ok;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += (time_t)(timeout_ns / SEC);
-	dl.tv_nsec += (long)(timeout_ns % SEC);
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&l->lock);
 	while (l->nfaults < n) {
 		if (pthread_cond_timedwait(&l->cv, &l->lock, &dl) == ETIMEDOUT)
@@ -259,6 +262,138 @@ static inline void assert_sim_empty(struct viova_backend *be)
 	assert_int_equal(st.bytes, 0);
 	assert_int_equal(st.bos_backed, 0);
 	assert_int_equal(st.bytes_backed, 0);
+}
+
+/* ---- fixture pieces ------------------------------------------------------------------------ */
+
+/*
+ * How every sim fixture starts: the event log, an instance reporting into it (cfg NULL = the
+ * defaults) and one vm. What the fixture creates in the vm is its own.
+ */
+static inline void sim_open(struct ev_log *log, const struct viova_backend_config *cfg,
+			    struct viova_backend **be, struct viova_be_vm **vm)
+{
+	ev_init(log);
+	assert_int_equal(viova_backend_create("sim", cfg, &ev_ops, log, be), 0);
+	assert_int_equal((*be)->ops->vm_create(*be, vm), 0);
+}
+
+/* Make every fault reported for cookie check backend.h rule 1 on ctx from inside the event. */
+static inline void ev_probe(struct ev_log *l, struct viova_backend *be, struct viova_be_ctx *ctx,
+			    void *cookie)
+{
+	l->be = be;
+	l->probe_ctx = ctx;
+	l->probe_cookie = cookie;
+}
+
+/*
+ * How every sim fixture ends once its own objects are gone: the vm (if any) is destroyed, the
+ * instance must hold nothing more, and is destroyed.
+ */
+static inline void sim_close(struct viova_backend *be, struct viova_be_vm *vm)
+{
+	if (vm)
+		be->ops->vm_destroy(be, vm);
+	assert_sim_empty(be);
+	be->ops->destroy(be);
+}
+
+/*
+ * The rules the reported events kept: each context's fences in order, no fault for a fence
+ * already reported, and -- only where ev_probe() was set up -- no fault whose fence was
+ * already visible through the fence ops.
+ */
+static inline void ev_assert_rules(const struct ev_log *l)
+{
+	assert_int_equal(l->order_errors, 0);
+	assert_int_equal(l->fault_after_fence, 0);
+	if (l->probe_ctx)
+		assert_int_equal(l->fault_visible_early, 0);
+}
+
+/* ---- the one-context fixture ---------------------------------------------------------------- */
+
+/*
+ * The fixture of test_sim_gpu.c and test_sim_lazy.c: an instance, a vm and one RECOVERABLE
+ * context whose faults are probed for backend.h rule 1.
+ */
+struct sim_fx {
+	struct ev_log log;
+	struct viova_backend *be;
+	const struct viova_backend_ops *ops;
+	struct viova_be_vm *vm;
+	struct viova_be_ctx *ctx; /* RECOVERABLE, cookie = &ctx_cookie */
+	int ctx_cookie;
+	uint64_t fence; /* last fence a helper picked for the test (test_sim_lazy.c's run()) */
+};
+
+static inline int sim_fx_setup_cfg(void **state, const struct viova_backend_config *cfg)
+{
+	struct sim_fx *f = calloc(1, sizeof(*f));
+	struct viova_be_ctx_params p = {.params = VIOVA_CTX_RECOVERABLE, .priority = 0};
+
+	assert_non_null(f);
+	sim_open(&f->log, cfg, &f->be, &f->vm);
+	f->ops = f->be->ops;
+	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &f->ctx_cookie, &f->ctx), 0);
+	ev_probe(&f->log, f->be, f->ctx, &f->ctx_cookie);
+	*state = f;
+	return 0;
+}
+
+static inline int sim_fx_setup(void **state)
+{
+	return sim_fx_setup_cfg(state, NULL);
+}
+
+static inline int sim_fx_teardown(void **state)
+{
+	struct sim_fx *f = *state;
+
+	sim_debug_resume(f->be); /* a test that failed while holding the GPU */
+	f->ops->ctx_destroy(f->be, f->ctx);
+	sim_close(f->be, f->vm);
+	ev_assert_rules(&f->log);
+	ev_fini(&f->log);
+	free(f);
+	return 0;
+}
+
+static inline struct viova_be_bo *sim_new_bo(struct sim_fx *f, uint64_t size, uint32_t flags)
+{
+	struct viova_be_bo *bo = NULL;
+
+	assert_int_equal(f->ops->bo_create(f->be, f->vm, size, flags, &bo), 0);
+	return bo;
+}
+
+/* A buffer with SET_IOVA at iova. */
+static inline struct viova_be_bo *sim_new_bo_at(struct sim_fx *f, uint64_t size, uint64_t iova)
+{
+	struct viova_be_bo *bo = sim_new_bo(f, size, 0);
+
+	assert_int_equal(f->ops->bo_set_iova(f->be, f->vm, bo, iova), 0);
+	return bo;
+}
+
+/* Clear the buffer's iova (if any) and close it. */
+static inline void sim_close_bo(struct sim_fx *f, struct viova_be_bo *bo)
+{
+	f->ops->bo_set_iova(f->be, f->vm, bo, 0);
+	f->ops->bo_close(f->be, bo);
+}
+
+/* The buffer's first size bytes equal the model's. */
+static inline void sim_assert_bo_bytes(struct sim_fx *f, struct viova_be_bo *bo,
+				       const uint8_t *model, uint64_t size)
+{
+	uint8_t *got = malloc(size);
+
+	assert_non_null(got);
+	assert_int_equal(f->ops->bo_read(f->be, bo, 0, got, size), 0);
+	assert_memory_equal(got, model, size);
+	free(got);
 }
 
 #endif /* VIOVA_SIM_TEST_H */

@@ -26,10 +26,8 @@ static int fx_setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	ev_init(&f->log);
-	assert_int_equal(viova_backend_create("sim", NULL, &ev_ops, &f->log, &f->be), 0);
+	sim_open(&f->log, NULL, &f->be, &f->vm);
 	f->ops = f->be->ops;
-	assert_int_equal(f->ops->vm_create(f->be, &f->vm), 0);
 	assert_int_equal(f->ops->ctx_create(f->be, f->vm, NULL, f, &f->ctx), 0);
 	*state = f;
 	return 0;
@@ -41,10 +39,7 @@ static int fx_teardown(void **state)
 
 	if (f->ctx)
 		f->ops->ctx_destroy(f->be, f->ctx);
-	if (f->vm)
-		f->ops->vm_destroy(f->be, f->vm);
-	assert_sim_empty(f->be);
-	f->ops->destroy(f->be);
+	sim_close(f->be, f->vm);
 	ev_fini(&f->log);
 	free(f);
 	return 0;

@@ -13,88 +13,9 @@
 #define PAGE 4096ull
 #define VA SIM_DEFAULT_VA_START
 
-struct fx {
-	struct ev_log log;
-	struct viova_backend *be;
-	const struct viova_backend_ops *ops;
-	struct viova_be_vm *vm;
-	struct viova_be_ctx *ctx; /* RECOVERABLE, cookie = &ctx_cookie */
-	int ctx_cookie;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct viova_be_ctx_params p = {.params = VIOVA_CTX_RECOVERABLE, .priority = 0};
-
-	assert_non_null(f);
-	ev_init(&f->log);
-	assert_int_equal(viova_backend_create("sim", NULL, &ev_ops, &f->log, &f->be), 0);
-	f->ops = f->be->ops;
-	assert_int_equal(f->ops->vm_create(f->be, &f->vm), 0);
-	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &f->ctx_cookie, &f->ctx), 0);
-	/* every fault of the fixture's context checks backend.h rule 1 from inside the event */
-	f->log.be = f->be;
-	f->log.probe_ctx = f->ctx;
-	f->log.probe_cookie = &f->ctx_cookie;
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	sim_debug_resume(f->be);
-	f->ops->ctx_destroy(f->be, f->ctx);
-	f->ops->vm_destroy(f->be, f->vm);
-	assert_sim_empty(f->be);
-	f->ops->destroy(f->be);
-	assert_int_equal(f->log.order_errors, 0);
-	assert_int_equal(f->log.fault_after_fence, 0);
-	assert_int_equal(f->log.fault_visible_early, 0);
-	ev_fini(&f->log);
-	free(f);
-	return 0;
-}
-
-static struct viova_be_bo *new_bo(struct fx *f, uint64_t size, uint32_t flags)
-{
-	struct viova_be_bo *bo = NULL;
-
-	assert_int_equal(f->ops->bo_create(f->be, f->vm, size, flags, &bo), 0);
-	return bo;
-}
-
-static struct viova_be_bo *new_bo_at(struct fx *f, uint64_t size, uint64_t iova)
-{
-	struct viova_be_bo *bo = new_bo(f, size, 0);
-
-	assert_int_equal(f->ops->bo_set_iova(f->be, f->vm, bo, iova), 0);
-	return bo;
-}
-
-static void close_bo(struct fx *f, struct viova_be_bo *bo)
-{
-	f->ops->bo_set_iova(f->be, f->vm, bo, 0);
-	f->ops->bo_close(f->be, bo);
-}
-
-static void wait_fence(struct fx *f, struct viova_be_ctx *ctx, uint64_t fence)
+static void wait_fence(struct sim_fx *f, struct viova_be_ctx *ctx, uint64_t fence)
 {
 	assert_int_equal(f->ops->fence_wait(f->be, ctx, fence, 5 * SEC), 0);
-}
-
-/* The buffer's bytes equal the model's. */
-static void assert_bo_bytes(struct fx *f, struct viova_be_bo *bo, const uint8_t *model,
-			    uint64_t size)
-{
-	uint8_t *got = malloc(size);
-
-	assert_non_null(got);
-	assert_int_equal(f->ops->bo_read(f->be, bo, 0, got, size), 0);
-	assert_memory_equal(got, model, size);
-	free(got);
 }
 
 static void model_fill(uint8_t *m, uint64_t off, uint64_t size, uint32_t pattern)
@@ -109,9 +30,9 @@ static void model_fill(uint8_t *m, uint64_t off, uint64_t size, uint32_t pattern
 
 static void test_fill_copy_bytes(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000, ib = VA + 0x200000;
-	struct viova_be_bo *a = new_bo_at(f, 3 * PAGE, ia), *b = new_bo_at(f, 2 * PAGE, ib);
+	struct viova_be_bo *a = sim_new_bo_at(f, 3 * PAGE, ia), *b = sim_new_bo_at(f, 2 * PAGE, ib);
 	uint8_t ma[3 * PAGE] = {0}, mb[2 * PAGE] = {0};
 	struct viova_sim_job w[6];
 	struct viova_be_bo *bos[2] = {a, b};
@@ -134,12 +55,12 @@ static void test_fill_copy_bytes(void **state)
 
 	assert_int_equal(submit_words(f->be, f->ctx, bos, 2, w, 6, 1), 0);
 	wait_fence(f, f->ctx, 1);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
-	assert_bo_bytes(f, b, mb, sizeof(mb));
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_assert_bo_bytes(f, b, mb, sizeof(mb));
 	assert_true(ev_wait_fence(&f->log, &f->ctx_cookie, 1, 5 * SEC));
 	assert_int_equal(f->log.nfaults, 0);
-	close_bo(f, a);
-	close_bo(f, b);
+	sim_close_bo(f, a);
+	sim_close_bo(f, b);
 }
 
 /*
@@ -148,10 +69,10 @@ static void test_fill_copy_bytes(void **state)
  */
 static void test_copy_into_sparse(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t is = VA + 0x300000, r = VA + 0x400000;
-	struct viova_be_bo *s = new_bo_at(f, 2 * PAGE, is);
-	struct viova_be_bo *c = new_bo(f, 4 * PAGE, 0), *d = new_bo(f, 2 * PAGE, 0);
+	struct viova_be_bo *s = sim_new_bo_at(f, 2 * PAGE, is);
+	struct viova_be_bo *c = sim_new_bo(f, 4 * PAGE, 0), *d = sim_new_bo(f, 2 * PAGE, 0);
 	uint8_t src[2 * PAGE], mc[4 * PAGE] = {0}, md[2 * PAGE] = {0};
 	struct viova_be_bo *bos[3] = {s, c, d};
 	struct viova_sim_job w;
@@ -168,8 +89,8 @@ static void test_copy_into_sparse(void **state)
 	memcpy(md, src + 150, 200);
 	assert_int_equal(submit_words(f->be, f->ctx, bos, 3, &w, 1, 1), 0);
 	wait_fence(f, f->ctx, 1);
-	assert_bo_bytes(f, c, mc, sizeof(mc));
-	assert_bo_bytes(f, d, md, sizeof(md));
+	sim_assert_bo_bytes(f, c, mc, sizeof(mc));
+	sim_assert_bo_bytes(f, d, md, sizeof(md));
 
 	/* and back out of the sparse region, across the same boundary, into s's second page */
 	w = w_copy(is + PAGE + 7, r + PAGE - 40, 80);
@@ -177,21 +98,21 @@ static void test_copy_into_sparse(void **state)
 	memcpy(src + PAGE + 47, md, 40);
 	assert_int_equal(submit_words(f->be, f->ctx, bos, 3, &w, 1, 2), 0);
 	wait_fence(f, f->ctx, 2);
-	assert_bo_bytes(f, s, src, sizeof(src));
+	sim_assert_bo_bytes(f, s, src, sizeof(src));
 
 	assert_int_equal(f->ops->unbind(f->be, f->vm, r, 2 * PAGE), 0);
-	close_bo(f, s);
-	close_bo(f, c);
-	close_bo(f, d);
+	sim_close_bo(f, s);
+	sim_close_bo(f, c);
+	sim_close_bo(f, d);
 }
 
 /* ---- faults --------------------------------------------------------------------------- */
 
 static void test_fault_unmapped(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000, hole = VA + 0x900000;
-	struct viova_be_bo *a = new_bo_at(f, PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, PAGE, ia);
 	uint8_t ma[PAGE] = {0};
 	struct viova_sim_job w[3] = {
 	    w_fill(ia, 64, 0x11111111), w_fill(hole + 0x40, 64, 0x22222222), /* nothing mapped */
@@ -212,7 +133,7 @@ static void test_fault_unmapped(void **state)
 	assert_int_equal(f->log.faults[0].iova, hole + 0x40);
 	assert_int_equal(f->log.faults[0].err, -EFAULT);
 	model_fill(ma, 0, 64, 0x11111111);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
 	sim_debug_ctx_info(f->be, f->ctx, &info);
 	assert_int_equal(info.faults, 1);
 	assert_false(info.banned);
@@ -222,18 +143,18 @@ static void test_fault_unmapped(void **state)
 	assert_int_equal(submit_words(f->be, f->ctx, &a, 1, w, 1, 8), 0);
 	wait_fence(f, f->ctx, 8);
 	model_fill(ma, 0, 8, 0x44444444);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
 	assert_true(ev_wait_fence(&f->log, &f->ctx_cookie, 8, 5 * SEC));
 	assert_int_equal(f->log.nfaults, 1);
-	close_bo(f, a);
+	sim_close_bo(f, a);
 }
 
 /* A fill running off the end of the buffer writes the mapped part, then faults there. */
 static void test_fault_partly_mapped(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000;
-	struct viova_be_bo *a = new_bo_at(f, 2 * PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, 2 * PAGE, ia);
 	uint8_t ma[2 * PAGE] = {0};
 	struct viova_sim_job w = w_fill(ia + PAGE + 16, 2 * PAGE, 0x5a5a0f0f);
 
@@ -246,7 +167,7 @@ static void test_fault_partly_mapped(void **state)
 	assert_int_equal(f->log.nfaults, 1);
 	assert_int_equal(f->log.faults[0].iova, ia + 2 * PAGE);
 	model_fill(ma, PAGE + 16, PAGE - 16, 0x5a5a0f0f);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
 
 	/* a copy whose source is partly mapped faults at the source's first hole */
 	w = w_copy(ia, ia + PAGE + 8, PAGE);
@@ -257,16 +178,16 @@ static void test_fault_partly_mapped(void **state)
 	assert_int_equal(f->log.faults[1].iova, ia + 2 * PAGE);
 	assert_int_equal(f->log.faults[1].fence, 2);
 	memcpy(ma, ma + PAGE + 8, PAGE - 8);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
-	close_bo(f, a);
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_close_bo(f, a);
 }
 
 static void test_fault_readonly(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ro = VA + 0x500000, ia = VA + 0x100000, ig = VA + 0x600000;
-	struct viova_be_bo *a = new_bo_at(f, PAGE, ia), *b = new_bo(f, PAGE, 0);
-	struct viova_be_bo *g = new_bo(f, PAGE, VIOVA_GEM_GPU_READONLY);
+	struct viova_be_bo *a = sim_new_bo_at(f, PAGE, ia), *b = sim_new_bo(f, PAGE, 0);
+	struct viova_be_bo *g = sim_new_bo(f, PAGE, VIOVA_GEM_GPU_READONLY);
 	struct viova_be_bo *bos[3] = {a, b, g};
 	uint8_t mb[PAGE], ma[PAGE] = {0};
 	struct viova_sim_job w;
@@ -291,23 +212,23 @@ static void test_fault_readonly(void **state)
 	assert_int_equal(f->log.faults[0].fence, 1);
 	assert_int_equal(f->log.faults[1].iova, ig);
 	assert_int_equal(f->log.faults[1].fence, 2);
-	assert_bo_bytes(f, b, mb, sizeof(mb));
+	sim_assert_bo_bytes(f, b, mb, sizeof(mb));
 	memset(ma, 0x77, 32);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
 	f->ops->unbind(f->be, f->vm, ro, PAGE);
-	close_bo(f, a);
-	close_bo(f, b);
-	close_bo(f, g);
+	sim_close_bo(f, a);
+	sim_close_bo(f, b);
+	sim_close_bo(f, g);
 }
 
 /* Without VIOVA_CTX_RECOVERABLE a fault bans the context: queued jobs are skipped (their
  * fences still signal), later submits fail with -EIO. */
 static void test_fault_bans_unrecoverable(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	struct viova_be_ctx_params p = {.params = VIOVA_CTX_BANNABLE, .priority = 0};
 	const uint64_t ia = VA + 0x100000;
-	struct viova_be_bo *a = new_bo_at(f, PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, PAGE, ia);
 	struct viova_be_ctx *c;
 	struct viova_sim_job w;
 	struct sim_debug_stats st;
@@ -324,12 +245,12 @@ static void test_fault_bans_unrecoverable(void **state)
 	wait_fence(f, c, 2);
 	assert_true(ev_wait_fence(&f->log, &cookie, 2, 5 * SEC));
 	assert_int_equal(f->log.nfaults, 1);
-	assert_bo_bytes(f, a, ma, sizeof(ma)); /* job 2 did not run */
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma)); /* job 2 did not run */
 	sim_debug_stats(f->be, &st);
 	assert_int_equal(st.jobs_skipped, 1);
 	assert_int_equal(submit_words(f->be, c, &a, 1, &w, 1, 3), -EIO);
 	f->ops->ctx_destroy(f->be, c);
-	close_bo(f, a);
+	sim_close_bo(f, a);
 }
 
 /*
@@ -339,10 +260,10 @@ static void test_fault_bans_unrecoverable(void **state)
  */
 static void test_queue_budget_per_ctx(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000;
 	const uint32_t nw = 32768; /* 1 MiB of records per submit */
-	struct viova_be_bo *a = new_bo_at(f, PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, PAGE, ia);
 	struct viova_be_ctx_params p = {.params = SIM_DEFAULT_PARAMS, .priority = 0};
 	struct viova_sim_job *w = calloc(nw, sizeof(*w));
 	struct viova_be_ctx *c1, *c2;
@@ -370,7 +291,7 @@ static void test_queue_budget_per_ctx(void **state)
 	f->ops->ctx_destroy(f->be, c1);
 	f->ops->ctx_destroy(f->be, c2);
 	free(w);
-	close_bo(f, a);
+	sim_close_bo(f, a);
 }
 
 /* ---- mappings and jobs ---------------------------------------------------------------- */
@@ -378,9 +299,9 @@ static void test_queue_budget_per_ctx(void **state)
 /* SET_IOVA clear is -EBUSY while a job listing the buffer is running or queued, 0 after. */
 static void test_clear_busy(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000, ib = VA + 0x200000;
-	struct viova_be_bo *a = new_bo_at(f, 4 * PAGE, ia), *b = new_bo_at(f, PAGE, ib);
+	struct viova_be_bo *a = sim_new_bo_at(f, 4 * PAGE, ia), *b = sim_new_bo_at(f, PAGE, ib);
 	struct viova_sim_job wa = w_fill(ia, 4 * PAGE, 0xabababab), wb = w_fence(ib, 42);
 	uint8_t ma[4 * PAGE] = {0};
 	struct sim_debug_stats st;
@@ -399,7 +320,7 @@ static void test_clear_busy(void **state)
 	assert_int_equal(f->ops->fence_wait(f->be, f->ctx, 1, 20 * MS), -ETIMEDOUT);
 	assert_int_equal(f->ops->fence_wait(f->be, f->ctx, 2, 0), -ETIMEDOUT);
 	assert_int_equal(f->ops->fence_completed(f->be, f->ctx), 0);
-	assert_bo_bytes(f, a, ma, sizeof(ma)); /* parked before its first page */
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma)); /* parked before its first page */
 
 	sim_debug_resume(f->be);
 	wait_fence(f, f->ctx, 1);
@@ -407,11 +328,11 @@ static void test_clear_busy(void **state)
 	wait_fence(f, f->ctx, 2);
 	assert_int_equal(f->ops->bo_set_iova(f->be, f->vm, b, 0), 0);
 	model_fill(ma, 0, sizeof(ma), 0xabababab);
-	assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
 	assert_int_equal(f->ops->bo_read(f->be, b, 0, &v, 8), 0);
 	assert_int_equal(v, 42);
-	close_bo(f, a);
-	close_bo(f, b);
+	sim_close_bo(f, a);
+	sim_close_bo(f, b);
 }
 
 /*
@@ -420,9 +341,9 @@ static void test_clear_busy(void **state)
  */
 static void test_unbind_while_running(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t r = VA + 0x700000;
-	struct viova_be_bo *c = new_bo(f, PAGE, 0), *d = new_bo(f, PAGE, 0);
+	struct viova_be_bo *c = sim_new_bo(f, PAGE, 0), *d = sim_new_bo(f, PAGE, 0);
 	struct viova_be_bo *bos[2] = {c, d};
 	struct viova_sim_job w = w_fill(r, 2 * PAGE, 0x12345678);
 	uint8_t mc[PAGE], md[PAGE] = {0};
@@ -440,19 +361,19 @@ static void test_unbind_while_running(void **state)
 	assert_int_equal(f->log.nfaults, 1);
 	assert_int_equal(f->log.faults[0].iova, r + PAGE);
 	model_fill(mc, 0, PAGE, 0x12345678);
-	assert_bo_bytes(f, c, mc, sizeof(mc));
-	assert_bo_bytes(f, d, md, sizeof(md));
+	sim_assert_bo_bytes(f, c, mc, sizeof(mc));
+	sim_assert_bo_bytes(f, d, md, sizeof(md));
 	f->ops->unbind(f->be, f->vm, r, PAGE);
-	close_bo(f, c);
-	close_bo(f, d);
+	sim_close_bo(f, c);
+	sim_close_bo(f, d);
 }
 
 /* A buffer closed while a job still lists it stays alive until that job retires. */
 static void test_close_while_busy(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000;
-	struct viova_be_bo *a = new_bo_at(f, 2 * PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, 2 * PAGE, ia);
 	struct viova_sim_job w = w_fill(ia, 2 * PAGE, 0x0badf00d);
 	struct sim_debug_stats st;
 	struct sim_debug_mapping m;
@@ -481,9 +402,9 @@ static void test_close_while_busy(void **state)
 
 static void test_fences_in_order(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000;
-	struct viova_be_bo *a = new_bo_at(f, PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, PAGE, ia);
 	struct viova_be_ctx *c[NCTX];
 	int cookies[NCTX];
 	uint64_t next[NCTX] = {0};
@@ -518,7 +439,7 @@ static void test_fences_in_order(void **state)
 	assert_int_equal(f->log.order_errors, 0);
 	for (k = 0; k < NCTX; k++)
 		f->ops->ctx_destroy(f->be, c[k]);
-	close_bo(f, a);
+	sim_close_bo(f, a);
 }
 
 /*
@@ -527,12 +448,12 @@ static void test_fences_in_order(void **state)
  */
 static void test_priority_and_timeline(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	struct viova_be_ctx_params lowp = {.params = VIOVA_CTX_RECOVERABLE, .priority = -100};
 	struct viova_be_ctx *low, *own, *shared;
 	int c_low, c_own, c_shared;
 	struct viova_sim_job w = w_fill(VA + 0x100000, 4, 0);
-	struct viova_be_bo *a = new_bo_at(f, PAGE, VA + 0x100000);
+	struct viova_be_bo *a = sim_new_bo_at(f, PAGE, VA + 0x100000);
 	uint32_t base;
 
 	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &lowp, &c_low, &low), 0);
@@ -595,16 +516,16 @@ static void test_priority_and_timeline(void **state)
 	f->ops->ctx_destroy(f->be, shared);
 	f->ops->ctx_destroy(f->be, own);
 	f->ops->ctx_destroy(f->be, low);
-	close_bo(f, a);
+	sim_close_bo(f, a);
 }
 
 /* ---- teardown with work pending ------------------------------------------------------- */
 
 static void test_ctx_destroy_pending(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000;
-	struct viova_be_bo *a = new_bo_at(f, 4 * PAGE, ia);
+	struct viova_be_bo *a = sim_new_bo_at(f, 4 * PAGE, ia);
 	struct viova_be_ctx *x;
 	int cx;
 	struct viova_sim_job w = w_fill(ia, 4 * PAGE, 0xffffffff);
@@ -635,8 +556,8 @@ static void test_ctx_destroy_pending(void **state)
 	assert_int_equal(ev_count_fences(&f->log), n + 1); /* nothing more for x */
 	assert_int_equal(f->log.nfaults, 0);
 	memcpy(ma, &(uint64_t){77}, 8); /* x's fills never ran */
-	assert_bo_bytes(f, a, ma, sizeof(ma));
-	close_bo(f, a);
+	sim_assert_bo_bytes(f, a, ma, sizeof(ma));
+	sim_close_bo(f, a);
 }
 
 /* Backend destroy with a big fill in progress and more queued: no hang, no leak. */
@@ -672,9 +593,9 @@ static void test_destroy_busy(void **state)
  */
 static void test_concurrent_changes(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA + 0x100000, r = VA + 0x800000;
-	struct viova_be_bo *a = new_bo_at(f, 4 * PAGE, ia), *c = new_bo(f, 2 * PAGE, 0);
+	struct viova_be_bo *a = sim_new_bo_at(f, 4 * PAGE, ia), *c = sim_new_bo(f, 2 * PAGE, 0);
 	struct viova_be_bo *bos[2] = {a, c};
 	uint8_t buf[PAGE];
 	uint64_t i;
@@ -705,28 +626,34 @@ static void test_concurrent_changes(void **state)
 	}
 	pthread_mutex_unlock(&f->log.lock);
 	f->ops->unbind(f->be, f->vm, r, 2 * PAGE);
-	close_bo(f, a);
-	close_bo(f, c);
+	sim_close_bo(f, a);
+	sim_close_bo(f, c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_fill_copy_bytes, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_copy_into_sparse, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_queue_budget_per_ctx, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_unmapped, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_partly_mapped, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_readonly, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_bans_unrecoverable, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_clear_busy, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_unbind_while_running, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_close_while_busy, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fences_in_order, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_priority_and_timeline, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_ctx_destroy_pending, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fill_copy_bytes, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_into_sparse, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_budget_per_ctx, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_unmapped, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_partly_mapped, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_readonly, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_bans_unrecoverable, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_clear_busy, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_unbind_while_running, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_close_while_busy, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fences_in_order, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_and_timeline, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_ctx_destroy_pending, sim_fx_setup,
+					    sim_fx_teardown),
 	    cmocka_unit_test(test_destroy_busy),
-	    cmocka_unit_test_setup_teardown(test_concurrent_changes, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_changes, sim_fx_setup, sim_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

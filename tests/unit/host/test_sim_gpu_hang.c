@@ -52,10 +52,8 @@ static void fx_open(struct fx *f, uint64_t timeout_ns)
 	struct viova_be_ctx_params p = {.params = VIOVA_CTX_RECOVERABLE, .priority = 0};
 	uint64_t i;
 
-	ev_init(&f->log);
-	assert_int_equal(viova_backend_create("sim", &cfg, &ev_ops, &f->log, &f->be), 0);
+	sim_open(&f->log, &cfg, &f->be, &f->vm);
 	f->ops = f->be->ops;
-	assert_int_equal(f->ops->vm_create(f->be, &f->vm), 0);
 	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &f->ca, &f->a), 0);
 	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &f->cb, &f->b), 0);
 	assert_int_equal(f->ops->bo_create(f->be, f->vm, ALIAS_BO_SIZE, 0, &f->alias), 0);
@@ -70,9 +68,7 @@ static void fx_open(struct fx *f, uint64_t timeout_ns)
 	assert_int_equal(f->ops->bo_create(f->be, f->vm, 4 * PAGE, 0, &f->small), 0);
 	assert_int_equal(f->ops->bo_set_iova(f->be, f->vm, f->small, SMALL_IOVA), 0);
 	/* every fault of context a checks backend.h rule 1 from inside the event */
-	f->log.be = f->be;
-	f->log.probe_ctx = f->a;
-	f->log.probe_cookie = &f->ca;
+	ev_probe(&f->log, f->be, f->a, &f->ca);
 }
 
 static int fx_setup(void **state, uint64_t timeout_ns)
@@ -121,13 +117,9 @@ static int fx_teardown(void **state)
 		f->ops->bo_close(f->be, f->alias);
 		f->ops->bo_set_iova(f->be, f->vm, f->small, 0);
 		f->ops->bo_close(f->be, f->small);
-		f->ops->vm_destroy(f->be, f->vm);
-		assert_sim_empty(f->be);
-		f->ops->destroy(f->be);
+		sim_close(f->be, f->vm);
 	}
-	assert_int_equal(f->log.order_errors, 0);
-	assert_int_equal(f->log.fault_after_fence, 0);
-	assert_int_equal(f->log.fault_visible_early, 0);
+	ev_assert_rules(&f->log);
 	ev_fini(&f->log);
 	free(f->huge);
 	free(f);

@@ -20,88 +20,15 @@
 #define SMALL (2 * PAGE)
 #define LARGE (64 * PAGE) /* 256 KiB: above SIM_SMALL_BO_SIZE */
 
-struct fx {
-	struct ev_log log;
-	struct viova_backend *be;
-	const struct viova_backend_ops *ops;
-	struct viova_be_vm *vm;
-	struct viova_be_ctx *ctx; /* RECOVERABLE, cookie = &ctx_cookie */
-	int ctx_cookie;
-	uint64_t fence;
-};
-
-static int fx_setup_cfg(void **state, const struct viova_backend_config *cfg)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct viova_be_ctx_params p = {.params = VIOVA_CTX_RECOVERABLE, .priority = 0};
-
-	assert_non_null(f);
-	ev_init(&f->log);
-	assert_int_equal(viova_backend_create("sim", cfg, &ev_ops, &f->log, &f->be), 0);
-	f->ops = f->be->ops;
-	assert_int_equal(f->ops->vm_create(f->be, &f->vm), 0);
-	assert_int_equal(f->ops->ctx_create(f->be, f->vm, &p, &f->ctx_cookie, &f->ctx), 0);
-	/* every fault of the fixture's context checks backend.h rule 1 from inside the event */
-	f->log.be = f->be;
-	f->log.probe_ctx = f->ctx;
-	f->log.probe_cookie = &f->ctx_cookie;
-	*state = f;
-	return 0;
-}
-
-static int fx_setup(void **state)
-{
-	return fx_setup_cfg(state, NULL);
-}
-
 /* A budget of 64 TiB: buffers the host cannot back (mmap refuses them). */
 static int fx_setup_huge(void **state)
 {
 	const struct viova_backend_config cfg = {.sim_max_bytes = 1ull << 46};
 
-	return fx_setup_cfg(state, &cfg);
+	return sim_fx_setup_cfg(state, &cfg);
 }
 
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	sim_debug_resume(f->be);
-	f->ops->ctx_destroy(f->be, f->ctx);
-	f->ops->vm_destroy(f->be, f->vm);
-	assert_sim_empty(f->be);
-	f->ops->destroy(f->be);
-	assert_int_equal(f->log.order_errors, 0);
-	assert_int_equal(f->log.fault_after_fence, 0);
-	assert_int_equal(f->log.fault_visible_early, 0);
-	ev_fini(&f->log);
-	free(f);
-	return 0;
-}
-
-static struct viova_be_bo *new_bo(struct fx *f, uint64_t size)
-{
-	struct viova_be_bo *bo = NULL;
-
-	assert_int_equal(f->ops->bo_create(f->be, f->vm, size, 0, &bo), 0);
-	return bo;
-}
-
-static struct viova_be_bo *new_bo_at(struct fx *f, uint64_t size, uint64_t iova)
-{
-	struct viova_be_bo *bo = new_bo(f, size);
-
-	assert_int_equal(f->ops->bo_set_iova(f->be, f->vm, bo, iova), 0);
-	return bo;
-}
-
-static void close_bo(struct fx *f, struct viova_be_bo *bo)
-{
-	f->ops->bo_set_iova(f->be, f->vm, bo, 0);
-	f->ops->bo_close(f->be, bo);
-}
-
-static struct sim_debug_stats stats(struct fx *f)
+static struct sim_debug_stats stats(struct sim_fx *f)
 {
 	struct sim_debug_stats st;
 
@@ -110,7 +37,7 @@ static struct sim_debug_stats stats(struct fx *f)
 }
 
 /* Run words as one job on the fixture's context (listing bos) and wait for its fence. */
-static uint64_t run(struct fx *f, struct viova_be_bo **bos, uint32_t nb,
+static uint64_t run(struct sim_fx *f, struct viova_be_bo **bos, uint32_t nb,
 		    const struct viova_sim_job *w, uint32_t nw)
 {
 	uint64_t fence = ++f->fence;
@@ -121,23 +48,12 @@ static uint64_t run(struct fx *f, struct viova_be_bo **bos, uint32_t nb,
 	return fence;
 }
 
-static void assert_bo_bytes(struct fx *f, struct viova_be_bo *bo, const uint8_t *model,
-			    uint64_t size)
-{
-	uint8_t *got = malloc(size);
-
-	assert_non_null(got);
-	assert_int_equal(f->ops->bo_read(f->be, bo, 0, got, size), 0);
-	assert_memory_equal(got, model, size);
-	free(got);
-}
-
-static void assert_bo_zero(struct fx *f, struct viova_be_bo *bo, uint64_t size)
+static void assert_bo_zero(struct sim_fx *f, struct viova_be_bo *bo, uint64_t size)
 {
 	uint8_t *zero = calloc(1, size);
 
 	assert_non_null(zero);
-	assert_bo_bytes(f, bo, zero, size);
+	sim_assert_bo_bytes(f, bo, zero, size);
 	free(zero);
 }
 
@@ -154,8 +70,8 @@ static void model_fill(uint8_t *m, uint64_t off, uint64_t size, uint32_t pattern
 /* Charged in full at creation, no memory, reads as zeros (and reading does not back it). */
 static void test_unwritten_reads_zero(void **state)
 {
-	struct fx *f = *state;
-	struct viova_be_bo *s = new_bo(f, SMALL), *l = new_bo(f, LARGE);
+	struct sim_fx *f = *state;
+	struct viova_be_bo *s = sim_new_bo(f, SMALL, 0), *l = sim_new_bo(f, LARGE, 0);
 	uint8_t buf[100];
 	struct sim_debug_stats st = stats(f);
 
@@ -183,10 +99,10 @@ static void test_unwritten_reads_zero(void **state)
 /* A COPY whose source was never written writes zeros; the source stays without memory. */
 static void test_copy_from_unwritten(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t id = VA, is = VA + 0x100000, il = VA + 0x200000;
-	struct viova_be_bo *d = new_bo_at(f, 3 * PAGE, id), *s = new_bo_at(f, SMALL, is),
-			   *l = new_bo_at(f, LARGE, il);
+	struct viova_be_bo *d = sim_new_bo_at(f, 3 * PAGE, id), *s = sim_new_bo_at(f, SMALL, is),
+			   *l = sim_new_bo_at(f, LARGE, il);
 	struct viova_be_bo *bos[3] = {d, s, l};
 	uint8_t m[3 * PAGE];
 	struct viova_sim_job w[2];
@@ -200,14 +116,14 @@ static void test_copy_from_unwritten(void **state)
 	w[1] = w_copy(id + 2 * PAGE + 8, il + 30 * PAGE + 4000, 1000);
 	memset(m + 2 * PAGE + 8, 0, 1000);
 	run(f, bos, 3, w, 2);
-	assert_bo_bytes(f, d, m, sizeof(m));
+	sim_assert_bo_bytes(f, d, m, sizeof(m));
 	st = stats(f);
 	assert_int_equal(st.bos_backed, 1);
 	assert_int_equal(st.bytes_backed, 3 * PAGE);
 	assert_int_equal(f->log.nfaults, 0);
-	close_bo(f, d);
-	close_bo(f, s);
-	close_bo(f, l);
+	sim_close_bo(f, d);
+	sim_close_bo(f, s);
+	sim_close_bo(f, l);
 }
 
 /* The budget is commitment: full size charged at create, whether or not anything is written. */
@@ -241,21 +157,19 @@ static void test_budget_charged_at_create(void **state)
 	assert_int_equal(be->ops->bo_create(be, vm, SMALL, 0, &c), 0);
 	be->ops->bo_close(be, c);
 	be->ops->bo_close(be, a);
-	be->ops->vm_destroy(be, vm);
-	assert_sim_empty(be);
-	be->ops->destroy(be);
+	sim_close(be, vm);
 }
 
 /* ---- first writes ----------------------------------------------------------------------- */
 
 static void test_first_write_upload(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t sizes[] = {PAGE, SMALL, 16 * PAGE, 17 * PAGE, LARGE};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		uint64_t size = sizes[i];
-		struct viova_be_bo *bo = new_bo(f, size);
+		struct viova_be_bo *bo = sim_new_bo(f, size, 0);
 		uint8_t *m = calloc(1, size), data[300];
 		/* a write that crosses the last page boundary but one (one page: inside it) */
 		uint64_t off = size > PAGE ? size - PAGE - 100 : 100;
@@ -269,11 +183,11 @@ static void test_first_write_upload(void **state)
 		st = stats(f);
 		assert_int_equal(st.bos_backed, 1);
 		assert_int_equal(st.bytes_backed, size);
-		assert_bo_bytes(f, bo, m, size);
+		sim_assert_bo_bytes(f, bo, m, size);
 		/* a second write uses the same memory */
 		assert_int_equal(f->ops->bo_write(f->be, bo, 0, data, 4), 0);
 		memcpy(m, data, 4);
-		assert_bo_bytes(f, bo, m, size);
+		sim_assert_bo_bytes(f, bo, m, size);
 		assert_int_equal(stats(f).bos_backed, 1);
 		f->ops->bo_close(f->be, bo);
 		st = stats(f);
@@ -285,9 +199,9 @@ static void test_first_write_upload(void **state)
 
 static void test_first_write_fill(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t is = VA, il = VA + 0x100000;
-	struct viova_be_bo *s = new_bo_at(f, SMALL, is), *l = new_bo_at(f, LARGE, il);
+	struct viova_be_bo *s = sim_new_bo_at(f, SMALL, is), *l = sim_new_bo_at(f, LARGE, il);
 	struct viova_be_bo *bos[2] = {s, l};
 	uint8_t *ms = calloc(1, SMALL), *ml = calloc(1, LARGE);
 	struct viova_sim_job w[2];
@@ -301,23 +215,23 @@ static void test_first_write_fill(void **state)
 	run(f, bos, 2, w, 2);
 	assert_int_equal(stats(f).bos_backed, 2);
 	assert_int_equal(stats(f).bytes_backed, SMALL + LARGE);
-	assert_bo_bytes(f, s, ms, SMALL);
-	assert_bo_bytes(f, l, ml, LARGE);
+	sim_assert_bo_bytes(f, s, ms, SMALL);
+	sim_assert_bo_bytes(f, l, ml, LARGE);
 	assert_int_equal(f->log.nfaults, 0);
-	close_bo(f, s);
-	close_bo(f, l);
+	sim_close_bo(f, s);
+	sim_close_bo(f, l);
 	free(ms);
 	free(ml);
 }
 
 static void test_first_write_copy_dst(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t isrc = VA, is = VA + 0x100000, il = VA + 0x200000, iz = VA + 0x300000,
 		       iy = VA + 0x400000;
-	struct viova_be_bo *src = new_bo_at(f, SMALL, isrc), *s = new_bo_at(f, SMALL, is),
-			   *l = new_bo_at(f, LARGE, il), *z = new_bo_at(f, SMALL, iz),
-			   *y = new_bo_at(f, LARGE, iy);
+	struct viova_be_bo *src = sim_new_bo_at(f, SMALL, isrc), *s = sim_new_bo_at(f, SMALL, is),
+			   *l = sim_new_bo_at(f, LARGE, il), *z = sim_new_bo_at(f, SMALL, iz),
+			   *y = sim_new_bo_at(f, LARGE, iy);
 	struct viova_be_bo *bos[5] = {src, s, l, z, y};
 	uint8_t msrc[SMALL], *ms = calloc(1, SMALL), *ml = calloc(1, LARGE);
 	struct viova_sim_job w[3];
@@ -335,16 +249,16 @@ static void test_first_write_copy_dst(void **state)
 	w[2] = w_copy(iz + 10, iy + 5 * PAGE, 64);
 	run(f, bos, 5, w, 3);
 	assert_int_equal(stats(f).bos_backed, 4); /* y, only read, still has no memory */
-	assert_bo_bytes(f, s, ms, SMALL);
-	assert_bo_bytes(f, l, ml, LARGE);
+	sim_assert_bo_bytes(f, s, ms, SMALL);
+	sim_assert_bo_bytes(f, l, ml, LARGE);
 	assert_bo_zero(f, z, SMALL);
-	assert_bo_bytes(f, src, msrc, SMALL);
+	sim_assert_bo_bytes(f, src, msrc, SMALL);
 	assert_int_equal(f->log.nfaults, 0);
-	close_bo(f, src);
-	close_bo(f, s);
-	close_bo(f, l);
-	close_bo(f, z);
-	close_bo(f, y);
+	sim_close_bo(f, src);
+	sim_close_bo(f, s);
+	sim_close_bo(f, l);
+	sim_close_bo(f, z);
+	sim_close_bo(f, y);
 	free(ms);
 	free(ml);
 }
@@ -352,9 +266,9 @@ static void test_first_write_copy_dst(void **state)
 /* One unwritten buffer seen through two mappings: a COPY between them backs it once. */
 static void test_first_write_copy_alias(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t i1 = VA, i2 = VA + 0x100000;
-	struct viova_be_bo *bo = new_bo_at(f, SMALL, i1);
+	struct viova_be_bo *bo = sim_new_bo_at(f, SMALL, i1);
 	struct viova_sim_job w[2];
 	uint8_t m[SMALL] = {0};
 
@@ -364,16 +278,16 @@ static void test_first_write_copy_alias(void **state)
 	model_fill(m, 8, 8, 0x11223344);
 	run(f, &bo, 1, w, 2);
 	assert_int_equal(stats(f).bos_backed, 1);
-	assert_bo_bytes(f, bo, m, SMALL);
+	sim_assert_bo_bytes(f, bo, m, SMALL);
 	assert_int_equal(f->ops->unbind(f->be, f->vm, i2, SMALL), 0);
-	close_bo(f, bo);
+	sim_close_bo(f, bo);
 }
 
 static void test_first_write_fence(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t is = VA, il = VA + 0x100000;
-	struct viova_be_bo *s = new_bo_at(f, SMALL, is), *l = new_bo_at(f, LARGE, il);
+	struct viova_be_bo *s = sim_new_bo_at(f, SMALL, is), *l = sim_new_bo_at(f, LARGE, il);
 	struct viova_be_bo *bos[2] = {s, l};
 	uint8_t *ms = calloc(1, SMALL), *ml = calloc(1, LARGE);
 	const uint64_t v1 = 0x0123456789abcdefull, v2 = 0xfedcba9876543210ull;
@@ -387,10 +301,10 @@ static void test_first_write_fence(void **state)
 	memcpy(ml + LARGE - 8, &v2, 8);
 	run(f, bos, 2, w, 2);
 	assert_int_equal(stats(f).bos_backed, 2);
-	assert_bo_bytes(f, s, ms, SMALL);
-	assert_bo_bytes(f, l, ml, LARGE);
-	close_bo(f, s);
-	close_bo(f, l);
+	sim_assert_bo_bytes(f, s, ms, SMALL);
+	sim_assert_bo_bytes(f, l, ml, LARGE);
+	sim_close_bo(f, s);
+	sim_close_bo(f, l);
 	free(ms);
 	free(ml);
 }
@@ -401,7 +315,7 @@ static void test_first_write_fence(void **state)
  */
 static void test_written_then_closed(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t sizes[] = {PAGE, 16 * PAGE, 17 * PAGE, LARGE, 1024 * PAGE};
 	struct viova_be_bo *bos[5], *busy;
 	struct viova_sim_job w = w_fill(VA + 8 * PAGE, PAGE, 0x5a5a5a5a);
@@ -411,7 +325,7 @@ static void test_written_then_closed(void **state)
 	uint8_t x = 9;
 
 	for (size_t i = 0; i < 5; i++) {
-		bos[i] = new_bo(f, sizes[i]);
+		bos[i] = sim_new_bo(f, sizes[i], 0);
 		assert_int_equal(f->ops->bo_write(f->be, bos[i], sizes[i] / 2, &x, 1), 0);
 	}
 	assert_int_equal(stats(f).bos_backed, 5);
@@ -421,7 +335,7 @@ static void test_written_then_closed(void **state)
 	assert_int_equal(stats(f).bytes_backed, 0);
 
 	/* closed while a parked job lists it: the job backs it, the last retire frees it */
-	busy = new_bo(f, 16 * PAGE);
+	busy = sim_new_bo(f, 16 * PAGE, 0);
 	assert_int_equal(f->ops->bind(f->be, f->vm, busy, VA + 8 * PAGE, PAGE, 0, 0), 0);
 	sim_debug_pause(f->be);
 	assert_int_equal(submit_words(f->be, f->ctx, &busy, 1, &w, 1, ++f->fence), 0);
@@ -448,7 +362,7 @@ static void test_written_then_closed(void **state)
 #define RACE_BOS 64u
 
 /* submit_words for more than 16 buffers */
-static int submit_many(struct fx *f, struct viova_be_bo **bos, uint32_t nb,
+static int submit_many(struct sim_fx *f, struct viova_be_bo **bos, uint32_t nb,
 		       const struct viova_sim_job *words, uint32_t nw, uint64_t fence)
 {
 	struct viova_be_submit_bo list[RACE_BOS + 1];
@@ -479,10 +393,10 @@ static int submit_many(struct fx *f, struct viova_be_bo **bos, uint32_t nb,
  */
 static void test_race_upload_vs_gpu(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint32_t rounds = 48;
 	const uint64_t isrc = VA + 0x1000000;
-	struct viova_be_bo *src = new_bo_at(f, RACE_BOS * PAGE, isrc);
+	struct viova_be_bo *src = sim_new_bo_at(f, RACE_BOS * PAGE, isrc);
 	struct viova_be_bo *bos[RACE_BOS + 1];
 	struct viova_sim_job w[RACE_BOS];
 	uint8_t *msrc = malloc(RACE_BOS * PAGE), data[512], page[PAGE], got[PAGE];
@@ -498,7 +412,7 @@ static void test_race_upload_vs_gpu(void **state)
 		uint32_t op = (r / 2) % 3;
 
 		for (uint32_t k = 0; k < RACE_BOS; k++) {
-			bos[k] = new_bo(f, size);
+			bos[k] = sim_new_bo(f, size, 0);
 			assert_int_equal(
 			    f->ops->bind(f->be, f->vm, bos[k], VA + k * PAGE, PAGE, 0, 0), 0);
 		}
@@ -557,7 +471,7 @@ static void test_race_upload_vs_gpu(void **state)
 	assert_int_equal(f->log.nfaults, 0);
 	print_message("%" PRIu64 " of %u uploads lost the backing race to the GPU\n",
 		      stats(f).backing_lost, rounds * RACE_BOS);
-	close_bo(f, src);
+	sim_close_bo(f, src);
 	free(msrc);
 	assert_int_equal(stats(f).bos_backed, 0);
 }
@@ -569,7 +483,7 @@ static void test_race_upload_vs_gpu(void **state)
  * and WRITE_FENCE, small and large.
  */
 struct window {
-	struct fx *f;
+	struct sim_fx *f;
 	uint64_t fence;
 	uint32_t calls;
 };
@@ -585,9 +499,9 @@ static void window_run_gpu(void *arg)
 
 static void test_race_upload_loses(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t isrc = VA + 0x1000000;
-	struct viova_be_bo *src = new_bo_at(f, PAGE, isrc);
+	struct viova_be_bo *src = sim_new_bo_at(f, PAGE, isrc);
 	uint8_t msrc[PAGE], data[100];
 	struct window wd = {.f = f};
 	uint64_t lost = 0;
@@ -598,7 +512,7 @@ static void test_race_upload_loses(void **state)
 	assert_int_equal(f->ops->bo_write(f->be, src, 0, msrc, sizeof(msrc)), 0);
 	for (uint32_t r = 0; r < 6; r++) {
 		uint64_t size = (r & 1) ? LARGE : SMALL;
-		struct viova_be_bo *bo = new_bo_at(f, size, VA);
+		struct viova_be_bo *bo = sim_new_bo_at(f, size, VA);
 		struct viova_be_bo *bos[2] = {bo, src};
 		uint8_t *m = calloc(1, size);
 		struct viova_sim_job w;
@@ -628,13 +542,13 @@ static void test_race_upload_loses(void **state)
 		assert_int_equal(stats(f).backing_lost, ++lost);
 		assert_int_equal(stats(f).bos_backed, 2);
 		assert_int_equal(stats(f).bytes_backed, PAGE + size);
-		assert_bo_bytes(f, bo, m, size);
-		close_bo(f, bo);
+		sim_assert_bo_bytes(f, bo, m, size);
+		sim_close_bo(f, bo);
 		free(m);
 	}
 	assert_true(ev_wait_fence(&f->log, &f->ctx_cookie, f->fence, 5 * SEC));
 	assert_int_equal(f->log.nfaults, 0);
-	close_bo(f, src);
+	sim_close_bo(f, src);
 }
 
 /* ---- allocation failure ----------------------------------------------------------------- */
@@ -642,8 +556,8 @@ static void test_race_upload_loses(void **state)
 /* An upload that cannot back its buffer is -ENOMEM and changes nothing. */
 static void test_upload_enomem(void **state)
 {
-	struct fx *f = *state;
-	struct viova_be_bo *s = new_bo(f, SMALL), *l = new_bo(f, LARGE);
+	struct sim_fx *f = *state;
+	struct viova_be_bo *s = sim_new_bo(f, SMALL, 0), *l = sim_new_bo(f, LARGE, 0);
 	uint8_t data[64];
 	struct sim_debug_stats st;
 
@@ -678,11 +592,12 @@ static void test_upload_enomem(void **state)
  */
 static void test_gpu_enomem(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t ia = VA, ib = VA + 0x100000;
 
 	for (uint32_t op = 0; op < 3; op++) {
-		struct viova_be_bo *a = new_bo_at(f, SMALL, ia), *b = new_bo_at(f, LARGE, ib);
+		struct viova_be_bo *a = sim_new_bo_at(f, SMALL, ia),
+				   *b = sim_new_bo_at(f, LARGE, ib);
 		struct viova_be_bo *bos[2] = {a, b};
 		uint8_t ma[SMALL] = {0};
 		uint8_t *mb = calloc(1, LARGE);
@@ -711,7 +626,7 @@ static void test_gpu_enomem(void **state)
 		assert_int_equal(f->log.faults[nf].iova, bad);
 		assert_int_equal(f->log.faults[nf].err, -ENOMEM);
 		pthread_mutex_unlock(&f->log.lock);
-		assert_bo_bytes(f, a, ma, SMALL);
+		sim_assert_bo_bytes(f, a, ma, SMALL);
 		assert_bo_zero(f, b, LARGE);
 		assert_int_equal(stats(f).bos_backed, 1);
 		assert_int_equal(stats(f).jobs_faulted, op + 1);
@@ -724,10 +639,10 @@ static void test_gpu_enomem(void **state)
 			memcpy(mb + 7 * PAGE + 8, ma, 32);
 		else
 			memcpy(mb + 7 * PAGE + 8, &(uint64_t){42}, 8);
-		assert_bo_bytes(f, b, mb, LARGE);
+		sim_assert_bo_bytes(f, b, mb, LARGE);
 		assert_int_equal(stats(f).bos_backed, 2);
-		close_bo(f, a);
-		close_bo(f, b);
+		sim_close_bo(f, a);
+		sim_close_bo(f, b);
 		free(mb);
 	}
 	assert_int_equal(f->log.probes, 3);
@@ -736,11 +651,11 @@ static void test_gpu_enomem(void **state)
 /* A context that is not RECOVERABLE is banned by an -ENOMEM fault, as by any other. */
 static void test_gpu_enomem_bans(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	struct viova_be_ctx_params p = {.params = 0, .priority = 0};
 	struct viova_be_ctx *ctx;
 	int cookie;
-	struct viova_be_bo *bo = new_bo_at(f, SMALL, VA);
+	struct viova_be_bo *bo = sim_new_bo_at(f, SMALL, VA);
 	struct viova_sim_job w = w_fence(VA, 1);
 	struct sim_debug_ctx_info info;
 
@@ -755,7 +670,7 @@ static void test_gpu_enomem_bans(void **state)
 	assert_int_equal(submit_words(f->be, ctx, &bo, 1, &w, 1, 2), -EIO);
 	f->ops->ctx_destroy(f->be, ctx);
 	assert_int_equal(stats(f).bos_backed, 0);
-	close_bo(f, bo);
+	sim_close_bo(f, bo);
 }
 
 /*
@@ -765,7 +680,7 @@ static void test_gpu_enomem_bans(void **state)
  */
 static void test_real_enomem(void **state)
 {
-	struct fx *f = *state;
+	struct sim_fx *f = *state;
 	const uint64_t huge = 1ull << 46;
 	struct viova_be_bo *bo;
 	struct viova_sim_job w = w_fill(VA + 8, 8, 0x01010101);
@@ -782,7 +697,7 @@ static void test_real_enomem(void **state)
 		print_message("vm.overcommit_memory = 1: a 64 TiB mmap may succeed; skipped\n");
 		skip();
 	}
-	bo = new_bo(f, huge);
+	bo = sim_new_bo(f, huge, 0);
 	assert_int_equal(f->ops->bind(f->be, f->vm, bo, VA, PAGE, 0, 0), 0);
 	assert_int_equal(f->ops->bo_write(f->be, bo, huge - 1, &x, 1), -ENOMEM);
 	assert_int_equal(f->ops->bo_read(f->be, bo, huge - 1, &x, 1), 0);
@@ -802,21 +717,26 @@ static void test_real_enomem(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_unwritten_reads_zero, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_copy_from_unwritten, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_unwritten_reads_zero, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_from_unwritten, sim_fx_setup,
+					    sim_fx_teardown),
 	    cmocka_unit_test(test_budget_charged_at_create),
-	    cmocka_unit_test_setup_teardown(test_first_write_upload, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_first_write_fill, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_first_write_copy_dst, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_first_write_copy_alias, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_first_write_fence, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_written_then_closed, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_race_upload_vs_gpu, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_race_upload_loses, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_upload_enomem, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gpu_enomem, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gpu_enomem_bans, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_real_enomem, fx_setup_huge, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_first_write_upload, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_first_write_fill, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_first_write_copy_dst, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_first_write_copy_alias, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_first_write_fence, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_written_then_closed, sim_fx_setup,
+					    sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_race_upload_vs_gpu, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_race_upload_loses, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_upload_enomem, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gpu_enomem, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gpu_enomem_bans, sim_fx_setup, sim_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_real_enomem, fx_setup_huge, sim_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

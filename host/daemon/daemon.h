@@ -57,6 +57,47 @@ struct daemon_conn;
 struct vhost_conn;
 
 /* Daemon-wide state; the lock protects the connection lists, the counts and the totals. */
+/*
+ * ---- threads.c: the connection threads of both servers ----
+ * A daemon_thread is the FIRST member of each server's connection struct (daemon_threads_reap
+ * frees it as the whole struct). All lists and counts are under d->lock.
+ */
+struct daemon_thread {
+	struct daemon_thread *next;
+	pthread_t thread;
+	bool started; /* thread is joinable */
+	int fd;	      /* the connection's socket: shut down at stop, closed when it ends */
+};
+
+struct daemon_threads {
+	struct daemon_thread *live; /* running */
+	struct daemon_thread *dead; /* ended, not joined yet */
+	uint32_t count;		    /* live */
+};
+
+struct daemon;
+
+/*
+ * Link t into set->live and start fn(arg) on it. 0; -ESHUTDOWN when the daemon is stopping
+ * (t not linked); or pthread_create's -errno (t linked: end it as its thread would have).
+ */
+int daemon_thread_start(struct daemon *d, struct daemon_threads *set, struct daemon_thread *t,
+			void *(*fn)(void *), void *arg);
+/* d->lock held, from t's own thread as it ends: unlink, close t->fd, queue for the join. */
+void daemon_thread_end_locked(struct daemon *d, struct daemon_threads *set,
+			      struct daemon_thread *t);
+/* Join and free the threads that ended. Main thread only. */
+void daemon_threads_reap(struct daemon *d, struct daemon_threads *set);
+/* d->lock held: shutdown(fd, how) every live connection (wakes a thread blocked reading it). */
+void daemon_threads_shutdown_locked(struct daemon_threads *set, int how);
+/*
+ * Wait up to grace_ms for every thread of set to end, then join them. still() is called (lock
+ * held) for each thread still running, to log it; returns how many there are.
+ */
+unsigned daemon_threads_join_all(struct daemon *d, struct daemon_threads *set, unsigned grace_ms,
+				 void (*still)(struct daemon *d, struct daemon_thread *t,
+					       unsigned grace_ms));
+
 struct daemon {
 	struct daemon_opts opts;
 	/* Shared by every connection's host; created before the first, outlives them (refs). */
@@ -64,18 +105,15 @@ struct daemon {
 	pthread_mutex_t lock;
 	pthread_cond_t conns_done; /* CLOCK_MONOTONIC; broadcast when a connection ends */
 	int wake_fd;		   /* eventfd: a connection ended or became a guest */
-	struct daemon_conn *conns; /* live connection threads (guest and pending) */
-	struct daemon_conn *dead;  /* ended, not joined yet (daemon_conn_reap) */
+	struct daemon_threads conns; /* socket mode: connection threads (guest and pending) */
 	uint32_t guests;	   /* live guest connections (HELLO accepted) */
 	uint32_t pending;	   /* live connections that are not guests */
 	uint64_t connections_total;
 	uint64_t batches;
 	uint64_t rejected;
 	bool stopping;
-	/* vhost-user-gpu mode (vhost_server.c); lists and count under lock */
-	struct vhost_conn *vhost_conns; /* live front-end threads */
-	struct vhost_conn *vhost_dead;	/* ended, not joined yet */
-	uint32_t vhost_live;
+	/* vhost-user-gpu mode (vhost_server.c): front-end threads, under lock */
+	struct daemon_threads vhost;
 	int vhost_stop_fd; /* eventfd written once at shutdown: every front-end thread polls it */
 };
 

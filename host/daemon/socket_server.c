@@ -25,6 +25,7 @@
  * so a guest sleeping on a fence wakes without polling.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -48,12 +49,10 @@
 #define MAX_FDS 4
 
 struct daemon_conn {
+	struct daemon_thread t; /* first: threads.c frees the connection through it */
 	struct daemon *d;
-	int fd; /* closed under d->lock once unlinked: shutdown_all never sees a reused number */
 	uint64_t id;
-	pthread_t thread;
-	bool started; /* thread is joinable */
-	bool guest;   /* counted in d->guests, else in d->pending */
+	bool guest; /* counted in d->guests, else in d->pending */
 	struct viova_host *host;
 	void *map;
 	size_t map_size;
@@ -64,8 +63,13 @@ struct daemon_conn {
 	void *host_cookie;
 	struct viova_backend_events tap;
 	struct viova_host_counters counters; /* last published, under d->lock */
-	struct daemon_conn *next;
 };
+_Static_assert(offsetof(struct daemon_conn, t) == 0, "threads.c frees the conn via t");
+
+static struct daemon_conn *conn_of(struct daemon_thread *t)
+{
+	return (struct daemon_conn *)t;
+}
 
 /* The connection whose host is being created on this thread (for the backend hook). */
 static _Thread_local struct daemon_conn *creating;
@@ -178,7 +182,7 @@ static void send_hello_reply(int fd, uint32_t status, const struct viova_capset 
 static void reject(struct daemon_conn *c, const char *msg)
 {
 	daemon_log(c->d, false, "conn %" PRIu64 ": closing: %s", c->id, msg);
-	send_bye(c->fd, VIOVA_EPROTO, msg);
+	send_bye(c->t.fd, VIOVA_EPROTO, msg);
 	pthread_mutex_lock(&c->d->lock);
 	c->d->rejected++;
 	pthread_mutex_unlock(&c->d->lock);
@@ -247,11 +251,13 @@ static void serve_stats(struct daemon_conn *c)
 		      .type = VIOVA_SOCK_STATS_REPLY,
 		      .length = sizeof(r)},
 	};
-	struct daemon_conn *x;
+	struct daemon_thread *t;
 
 	pthread_mutex_lock(&d->lock);
 	r.connections = d->guests;
-	for (x = d->conns; x; x = x->next) {
+	for (t = d->conns.live; t; t = t->next) {
+		const struct daemon_conn *x = conn_of(t);
+
 		if (!x->guest)
 			continue;
 		r.contexts += x->counters.contexts;
@@ -265,7 +271,7 @@ static void serve_stats(struct daemon_conn *c)
 	r.batches = d->batches;
 	r.rejected = d->rejected;
 	pthread_mutex_unlock(&d->lock);
-	send_frame(c->fd, &r, sizeof(r));
+	send_frame(c->t.fd, &r, sizeof(r));
 }
 
 /*
@@ -408,7 +414,7 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 		wake_main(d);
 	if (refusal) {
 		daemon_log(d, false, "conn %" PRIu64 ": refused: %s", c->id, refusal);
-		send_hello_reply(c->fd, status, NULL, refusal);
+		send_hello_reply(c->t.fd, status, NULL, refusal);
 		pthread_mutex_lock(&d->lock);
 		d->rejected++;
 		pthread_mutex_unlock(&d->lock);
@@ -436,28 +442,28 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 		snprintf(why, sizeof(why), "cannot create a host on backend \"%s\" (%s)",
 			 d->opts.backend, strerror(-ret));
 		daemon_log(d, false, "conn %" PRIu64 ": refused: %s", c->id, why);
-		send_hello_reply(c->fd, viova_codec_wire_errno(ret), NULL, why);
+		send_hello_reply(c->t.fd, viova_codec_wire_errno(ret), NULL, why);
 		return;
 	}
-	send_hello_reply(c->fd, 0, &caps, NULL);
+	send_hello_reply(c->t.fd, 0, &caps, NULL);
 	daemon_log(d, true,
 		   "conn %" PRIu64 ": guest wire %u.%u, %" PRIu64 "-byte response area, "
 		   "backend %s",
 		   c->id, h->wire_major, h->wire_minor, h->area_size, d->opts.backend);
 
 	/* No receive timeout from here on: a guest may stay idle as long as it likes. */
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0}, sizeof(struct timeval));
+	setsockopt(c->t.fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0}, sizeof(struct timeval));
 	cap = sizeof(struct viova_sock_frame) + caps.max_batch_size;
 	buf = aligned_alloc(64, (cap + 63) & ~(size_t)63);
 	if (!buf) {
-		send_bye(c->fd, VIOVA_ENOMEM, "viova-host is out of memory");
+		send_bye(c->t.fd, VIOVA_ENOMEM, "viova-host is out of memory");
 		return;
 	}
 	for (;;) {
 		struct viova_sock_frame f;
 		int fds[MAX_FDS], nfds;
 		bool trunc;
-		ssize_t n = recv_msg(c->fd, buf, cap, &trunc, fds, &nfds);
+		ssize_t n = recv_msg(c->t.fd, buf, cap, &trunc, fds, &nfds);
 
 		/*
 		 * SHUT_RD still delivers what was queued before it: stop at the next frame
@@ -467,7 +473,7 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 			if (n > 0)
 				close_fds(fds, nfds);
 			if (__atomic_load_n(&d->stopping, __ATOMIC_ACQUIRE))
-				send_bye(c->fd, VIOVA_ENODEV, "viova-host is shutting down");
+				send_bye(c->t.fd, VIOVA_ENODEV, "viova-host is shutting down");
 			break;
 		}
 		if (nfds) {
@@ -506,7 +512,6 @@ static void serve_guest(struct daemon_conn *c, const struct viova_sock_hello *h,
 static void conn_end(struct daemon_conn *c)
 {
 	struct daemon *d = c->d;
-	struct daemon_conn **pp;
 
 	if (c->host) {
 		struct viova_host_counters k;
@@ -524,21 +529,11 @@ static void conn_end(struct daemon_conn *c)
 		munmap(c->map, c->map_size);
 	c->map = NULL;
 	pthread_mutex_lock(&d->lock);
-	for (pp = &d->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	close(c->fd);
-	c->fd = -1;
 	if (c->guest)
 		d->guests--;
 	else
 		d->pending--;
-	c->next = d->dead;
-	d->dead = c;
-	pthread_cond_broadcast(&d->conns_done);
+	daemon_thread_end_locked(d, &d->conns, &c->t);
 	pthread_mutex_unlock(&d->lock);
 	wake_main(d);
 }
@@ -560,9 +555,9 @@ static void *conn_main(void *arg)
 	bool trunc;
 	ssize_t n;
 
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->t.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&in, 0, sizeof(in));
-	n = recv_msg(c->fd, &in, sizeof(in), &trunc, fds, &nfds);
+	n = recv_msg(c->t.fd, &in, sizeof(in), &trunc, fds, &nfds);
 	if (n <= 0) {
 		if (n < 0)
 			daemon_log(c->d, true,
@@ -598,74 +593,48 @@ int daemon_conn_start(struct daemon *d, int fd)
 		return -ENOMEM;
 	}
 	c->d = d;
-	c->fd = fd;
+	c->t.fd = fd;
 	pthread_mutex_lock(&d->lock);
-	if (d->stopping) {
+	c->id = next_id++;
+	d->pending++;
+	pthread_mutex_unlock(&d->lock);
+	ret = daemon_thread_start(d, &d->conns, &c->t, conn_main, c);
+	if (ret == -ESHUTDOWN) {
+		pthread_mutex_lock(&d->lock);
+		d->pending--;
 		pthread_mutex_unlock(&d->lock);
 		close(fd);
 		free(c);
-		return -ESHUTDOWN;
-	}
-	c->id = next_id++;
-	c->next = d->conns;
-	d->conns = c;
-	d->pending++;
-	/* Under the lock: conn_end (which takes it) cannot run before started is set. */
-	ret = pthread_create(&c->thread, NULL, conn_main, c);
-	c->started = ret == 0;
-	pthread_mutex_unlock(&d->lock);
-	if (ret) {
-		daemon_log(d, false, "cannot start a connection thread (%s)", strerror(ret));
+	} else if (ret) {
+		daemon_log(d, false, "cannot start a connection thread (%s)", strerror(-ret));
 		conn_end(c);
-		return -ret;
 	}
-	return 0;
+	return ret;
 }
 
 void daemon_conn_reap(struct daemon *d)
 {
-	struct daemon_conn *c, *next;
-
-	pthread_mutex_lock(&d->lock);
-	c = d->dead;
-	d->dead = NULL;
-	pthread_mutex_unlock(&d->lock);
-	for (; c; c = next) {
-		next = c->next;
-		if (c->started)
-			pthread_join(c->thread, NULL);
-		free(c);
-	}
+	daemon_threads_reap(d, &d->conns);
 }
 
 void daemon_conn_shutdown_all(struct daemon *d)
 {
-	struct daemon_conn *c;
-
 	pthread_mutex_lock(&d->lock);
 	__atomic_store_n(&d->stopping, true, __ATOMIC_RELEASE);
 	/* SHUT_RD ends the thread's recv with EOF; it can still send its BYE. */
-	for (c = d->conns; c; c = c->next)
-		shutdown(c->fd, SHUT_RD);
+	daemon_threads_shutdown_locked(&d->conns, SHUT_RD);
 	pthread_mutex_unlock(&d->lock);
+}
+
+static void still_running(struct daemon *d, struct daemon_thread *t, unsigned grace_ms)
+{
+	daemon_log(d, false,
+		   "conn %" PRIu64 ": still inside a batch or its teardown after %u ms "
+		   "(a WAIT_FENCE may block up to capset max_wait_ns per command)",
+		   conn_of(t)->id, grace_ms);
 }
 
 unsigned daemon_conn_join_all(struct daemon *d, unsigned grace_ms)
 {
-	struct daemon_conn *c;
-	struct timespec dl;
-	unsigned left = 0;
-
-	daemon_deadline_ms(&dl, grace_ms);
-	pthread_mutex_lock(&d->lock);
-	while (d->conns && pthread_cond_timedwait(&d->conns_done, &d->lock, &dl) != ETIMEDOUT)
-		;
-	for (c = d->conns; c; c = c->next, left++)
-		daemon_log(d, false,
-			   "conn %" PRIu64 ": still inside a batch or its teardown after %u ms "
-			   "(a WAIT_FENCE may block up to capset max_wait_ns per command)",
-			   c->id, grace_ms);
-	pthread_mutex_unlock(&d->lock);
-	daemon_conn_reap(d);
-	return left;
+	return daemon_threads_join_all(d, &d->conns, grace_ms, still_running);
 }

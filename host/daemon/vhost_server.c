@@ -43,6 +43,7 @@
  * After a disconnect everything that connection owned is released; the others go on.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/virtio_gpu.h>
@@ -96,19 +97,17 @@
 
 /* One front-end connection; its thread owns everything but sock, next and started. */
 struct vhost_conn {
+	/*
+	 * First (threads.c frees the connection through it). t.fd is our own descriptor of the
+	 * connection (the device gets a dup): shutdown() on it at stop ends a read blocked inside
+	 * viova_vhost_user_handle_one().
+	 */
+	struct daemon_thread t;
 	struct daemon *d;
 	uint64_t id; /* "vhost-user #id" in every log line of this connection */
-	/*
-	 * Our own descriptor of the connection (the device gets a dup): shutdown() on it at stop
-	 * ends a read blocked inside viova_vhost_user_handle_one(), and it is closed under d->lock
-	 * once unlinked, so shutdown never hits a reused number.
-	 */
-	int sock;
 	bool first_timeout; /* the first request must come within --hello-timeout-ms */
-	pthread_t thread;
-	bool started; /* thread is joinable */
-	struct vhost_conn *next;
 };
+_Static_assert(offsetof(struct vhost_conn, t) == 0, "threads.c frees the conn via t");
 
 static void conn_log(const struct vhost_conn *c, bool verbose_only, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -314,7 +313,7 @@ static void serve_dev(struct vhost_conn *c, struct viova_vhost_user_dev *dev, st
 /*
  * Serve connection c until it ends or stop_fd becomes readable. Everything created here (device
  * model, contexts and their hosts, guest RAM mapping, queue fds) is released before returning;
- * c->sock stays open (the caller closes it).
+ * c->t.fd stays open (the caller closes it).
  */
 static void conn_serve(struct vhost_conn *c, int stop_fd)
 {
@@ -351,7 +350,7 @@ static void conn_serve(struct vhost_conn *c, int stop_fd)
 			 d->opts.backend, strerror(-ret));
 		return;
 	}
-	sock = fcntl(c->sock, F_DUPFD_CLOEXEC, 3);
+	sock = fcntl(c->t.fd, F_DUPFD_CLOEXEC, 3);
 	ret = sock < 0 ? -errno : viova_vhost_user_create(sock, &cfg, &dev);
 	if (ret) {
 		conn_log(c, false, "closing: cannot set up the connection (%s)", strerror(-ret));
@@ -368,27 +367,15 @@ static void conn_serve(struct vhost_conn *c, int stop_fd)
 
 /* ---- front-end threads (--socket-path) ------------------------------------------------------ */
 
-/* Unlink c, close its socket (both under d->lock, see sock), queue it for the join. */
+/* c's thread ends: unlink it and close its socket (threads.c), wake the main thread to join. */
 static void conn_end(struct vhost_conn *c)
 {
 	struct daemon *d = c->d;
-	struct vhost_conn **pp;
 	uint64_t one = 1;
 	ssize_t n;
 
 	pthread_mutex_lock(&d->lock);
-	for (pp = &d->vhost_conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	close(c->sock);
-	c->sock = -1;
-	d->vhost_live--;
-	c->next = d->vhost_dead;
-	d->vhost_dead = c;
-	pthread_cond_broadcast(&d->conns_done);
+	daemon_thread_end_locked(d, &d->vhost, &c->t);
 	pthread_mutex_unlock(&d->lock);
 	n = write(d->wake_fd, &one, sizeof(one));
 	(void)n; /* EAGAIN only when the counter is saturated: the main thread wakes anyway */
@@ -414,40 +401,26 @@ static int conn_start(struct daemon *d, int fd)
 		return -ENOMEM;
 	}
 	c->d = d;
-	c->sock = fd;
+	c->t.fd = fd;
 	c->first_timeout = true;
 	pthread_mutex_lock(&d->lock);
 	c->id = ++d->connections_total;
-	c->next = d->vhost_conns;
-	d->vhost_conns = c;
-	d->vhost_live++;
-	/* Under the lock: conn_end (which takes it) cannot run before started is set. */
-	ret = pthread_create(&c->thread, NULL, conn_thread, c);
-	c->started = ret == 0;
 	pthread_mutex_unlock(&d->lock);
-	if (ret) {
-		conn_log(c, false, "closing: cannot start its thread (%s)", strerror(ret));
+	ret = daemon_thread_start(d, &d->vhost, &c->t, conn_thread, c);
+	if (ret == -ESHUTDOWN) {
+		close(fd);
+		free(c);
+	} else if (ret) {
+		conn_log(c, false, "closing: cannot start its thread (%s)", strerror(-ret));
 		conn_end(c);
-		return -ret;
 	}
-	return 0;
+	return ret;
 }
 
 /* Join and free the front-end threads that ended. Main thread only. */
 static void conns_reap(struct daemon *d)
 {
-	struct vhost_conn *c, *next;
-
-	pthread_mutex_lock(&d->lock);
-	c = d->vhost_dead;
-	d->vhost_dead = NULL;
-	pthread_mutex_unlock(&d->lock);
-	for (; c; c = next) {
-		next = c->next;
-		if (c->started)
-			pthread_join(c->thread, NULL);
-		free(c);
-	}
+	daemon_threads_reap(d, &d->vhost);
 }
 
 /*
@@ -456,7 +429,6 @@ static void conns_reap(struct daemon *d)
  */
 static void conns_stop_all(struct daemon *d)
 {
-	struct vhost_conn *c;
 	uint64_t one = 1;
 	ssize_t n;
 
@@ -464,30 +436,23 @@ static void conns_stop_all(struct daemon *d)
 	d->stopping = true;
 	n = write(d->vhost_stop_fd, &one, sizeof(one));
 	(void)n; /* a fresh eventfd cannot be saturated */
-	for (c = d->vhost_conns; c; c = c->next)
-		shutdown(c->sock, SHUT_RDWR);
+	daemon_threads_shutdown_locked(&d->vhost, SHUT_RDWR);
 	pthread_mutex_unlock(&d->lock);
+}
+
+static void still_running(struct daemon *d, struct daemon_thread *t, unsigned grace_ms)
+{
+	(void)d;
+	conn_log((struct vhost_conn *)t, false,
+		 "still inside a command or its teardown after %u ms (a WAIT_FENCE may block up to "
+		 "capset max_wait_ns)",
+		 grace_ms);
 }
 
 /* Wait up to grace_ms for every front-end thread to end, join them; how many did not. */
 static unsigned conns_join_all(struct daemon *d, unsigned grace_ms)
 {
-	struct vhost_conn *c;
-	struct timespec dl;
-	unsigned left = 0;
-
-	daemon_deadline_ms(&dl, grace_ms);
-	pthread_mutex_lock(&d->lock);
-	while (d->vhost_conns && pthread_cond_timedwait(&d->conns_done, &d->lock, &dl) != ETIMEDOUT)
-		;
-	for (c = d->vhost_conns; c; c = c->next, left++)
-		conn_log(c, false,
-			 "still inside a command or its teardown after %u ms (a WAIT_FENCE may "
-			 "block up to capset max_wait_ns)",
-			 grace_ms);
-	pthread_mutex_unlock(&d->lock);
-	conns_reap(d);
-	return left;
+	return daemon_threads_join_all(d, &d->vhost, grace_ms, still_running);
 }
 
 /* ---- the accept loop ------------------------------------------------------------------------- */
@@ -512,7 +477,7 @@ static void accept_failed(struct daemon *d, struct acceptor *a, int err, const c
 	if (!daemon_ratelimit_ok(&a->fail, &dropped))
 		return;
 	pthread_mutex_lock(&d->lock);
-	live = d->vhost_live;
+	live = d->vhost.count;
 	pthread_mutex_unlock(&d->lock);
 	daemon_log(d, false,
 		   "vhost-user: %s: %s with %" PRIu32 " front-ends connected (%" PRIu64
@@ -550,7 +515,7 @@ static void accept_one(struct daemon *d, struct acceptor *a, int lfd)
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
-	live = d->vhost_live;
+	live = d->vhost.count;
 	pthread_mutex_unlock(&d->lock);
 	if (live >= d->opts.max_connections) {
 		refuse(d, a, fd, live);
@@ -663,12 +628,12 @@ static int listen_vhost(const char *path)
 /* --fd: the launcher's connected socket, served on this thread; the daemon ends with it. */
 static int serve_fd(struct daemon *d, int sfd)
 {
-	struct vhost_conn c = {.d = d, .id = 1, .sock = d->opts.vhost_fd};
+	struct vhost_conn c = {.t.fd = d->opts.vhost_fd, .d = d, .id = 1};
 
 	daemon_log(d, false, "vhost-user-gpu on fd %d (backend %s)", d->opts.vhost_fd,
 		   d->opts.backend);
 	conn_serve(&c, sfd);
-	close(c.sock);
+	close(c.t.fd);
 	return 0;
 }
 

@@ -556,7 +556,7 @@ static void wait_live(struct srv *s, uint32_t n)
 
 	for (int i = 0; i < 1000; i++) {
 		pthread_mutex_lock(&s->d.lock);
-		live = s->d.vhost_live;
+		live = s->d.vhost.count;
 		pthread_mutex_unlock(&s->d.lock);
 		if (live == n)
 			return;
